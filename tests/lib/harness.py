@@ -1,0 +1,166 @@
+"""Test harness: a throwaway PostgreSQL cluster and real service processes.
+
+Tests start everything they need and stop it: a private cluster under
+$BUILD/test-var/<name> (tools/pg), services as child processes with their
+ports moved to a test range so that a running `make run` is not disturbed.
+Standard library only.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+if not os.path.isabs(os.environ.get("BUILD", "build")):
+    BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+SERVICES = ["intake", "dispatch", "sla", "complaint", "survey", "notify"]
+BASES = {"intake": 7100, "dispatch": 7200, "sla": 7300, "complaint": 7400,
+         "survey": 7500, "notify": 7600}
+
+
+class Postgres:
+    """A private cluster on a Unix socket, removed at stop()."""
+
+    def __init__(self, name, port):
+        self.dir = os.path.join(BUILD, "test-var", name, "pg")
+        self.port = port
+        subprocess.run(["rm", "-rf", os.path.dirname(self.dir)], check=True)
+        os.makedirs(os.path.dirname(self.dir), exist_ok=True)
+
+    def start(self, schemas):
+        env = dict(os.environ, PG_FSYNC="off")
+        subprocess.run([os.path.join(ROOT, "tools/pg"), "start", self.dir, str(self.port)],
+                       check=True, env=env)
+        subprocess.run([os.path.join(ROOT, "tools/pg"), "init", self.dir, str(self.port)]
+                       + list(schemas), check=True, stdout=subprocess.DEVNULL)
+        self.sock = subprocess.run([os.path.join(ROOT, "tools/pg"), "sock", self.dir],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+
+    def restart(self):
+        self.stop()
+        subprocess.run([os.path.join(ROOT, "tools/pg"), "start", self.dir, str(self.port)],
+                       check=True, env=dict(os.environ, PG_FSYNC="off"))
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "tools/pg"), "stop", self.dir], check=False)
+
+    def conninfo(self):
+        return f"host={self.sock} port={self.port} dbname=petrocs"
+
+    def query(self, sql, user="postgres"):
+        """Rows of a query as lists of strings (psql, unaligned)."""
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+             "-h", self.sock, "-p", str(self.port), "-U", user, "-d", "petrocs", "-c", sql],
+            check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line != ""]
+
+    def scalar(self, sql):
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+
+class Service:
+    """One service process with its log captured to a file."""
+
+    def __init__(self, name, argv, env, log_path):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, parsed JSON or text) for one request."""
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = body
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, raw, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        status, raw, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+    text = raw.decode("utf-8", "replace")
+    if "json" in ctype:
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            pass
+    return status, text
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, urllib.error.URLError, ValueError) as e:  # not up yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def metric(url, name, labels_contain=""):
+    """Sum of a metric's samples whose label text contains labels_contain."""
+    status, text = http("GET", url + "/metrics")
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head == name or head.startswith(name + "{"):
+            if labels_contain in head:
+                total += float(value)
+    return total
+
+
+def main():
+    """Run the calling module's tests; print the closing count line."""
+    import __main__
+    suite = unittest.defaultTestLoader.loadTestsFromModule(__main__)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped
+    print(f"RESULT {passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(0 if failed == 0 else 1)
