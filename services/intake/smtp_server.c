@@ -246,6 +246,8 @@ static int s_parse_path(const char *p, char *addr, size_t addrlen, const char **
             return -1;
         if (quoted && ch == '\\' && p[1]) {
             p++;
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return -1;
             continue;
         }
         if (ch == '"')
@@ -321,7 +323,10 @@ static int s_parse_size(const char *v, size_t *out)
 static void s_cmd_helo(smtp_server_t *self, s_conn_t *c, const char *verb, const char *args)
 {
     size_t len = strcspn(args, " ");
-    if (len == 0 || len > SMTP_HELO_MAX) {
+    int bad = len == 0 || len > SMTP_HELO_MAX;
+    for (size_t i = 0; i < len && !bad; i++)
+        bad = (unsigned char)args[i] < 0x20 || args[i] == 0x7f;
+    if (bad) {
         s_error(self, c, "501 5.5.4 syntax: EHLO/HELO/LHLO hostname");
         return;
     }

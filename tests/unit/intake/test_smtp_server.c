@@ -497,11 +497,13 @@ static void test_commands_out_of_sequence_get_503(void **state)
 static void test_unknown_verbs_get_500_bad_syntax_501_and_verbs_are_case_insensitive(void **state)
 {
     s_fixture_t *fx = *state;
+    fx->cfg.max_errors = 20; /* this test makes more than the default 10 on purpose */
     s_start(fx);
     s_client_t *cl = s_connect(fx->port);
     assert_int_equal(s_code(cl), 220);
     assert_int_equal(s_cmd(cl, "FROB now\r\n"), 500);
     assert_int_equal(s_cmd(cl, "EHLO\r\n"), 501);
+    assert_int_equal(s_cmd(cl, "EHLO bad\x01host\r\n"), 501);
     assert_int_equal(s_cmd(cl, "ehlo client.example\r\n"), 250);
     assert_int_equal(s_cmd(cl, "mail from:a@x.example\r\n"), 501);
     assert_int_equal(s_cmd(cl, "MAIL TO:<a@x.example>\r\n"), 501);
@@ -509,6 +511,8 @@ static void test_unknown_verbs_get_500_bad_syntax_501_and_verbs_are_case_insensi
     assert_int_equal(s_cmd(cl, "mail from:<a@x.example>\r\n"), 250);
     assert_int_equal(s_cmd(cl, "RCPT TO:<>\r\n"), 501);
     assert_int_equal(s_cmd(cl, "RCPT TO:<no domain>\r\n"), 501);
+    assert_int_equal(s_cmd(cl, "RCPT TO:<\"a\\\x02\"@y.example>\r\n"), 501);
+    assert_int_equal(s_cmd(cl, "RCPT TO:<\"odd > quoted\"@y.example>\r\n"), 250);
     assert_int_equal(s_cmd(cl, "rCpT tO:<Postmaster>\r\n"), 250);
     assert_int_equal(s_cmd(cl, "RCPT TO:<@relay.example:c@y.example>\r\n"), 250);
     assert_int_equal(s_cmd(cl, "Vrfy someone\r\n"), 252);
@@ -517,9 +521,10 @@ static void test_unknown_verbs_get_500_bad_syntax_501_and_verbs_are_case_insensi
     assert_int_equal(s_cmd(cl, "DATA now\r\n"), 501);
     assert_int_equal(s_cmd(cl, "data\r\n"), 354);
     assert_int_equal(s_cmd(cl, ".\r\n"), 250);
-    assert_int_equal(fx->rec.rcpt_count, 2);
-    assert_string_equal(fx->rec.rcpt[0], "Postmaster");
-    assert_string_equal(fx->rec.rcpt[1], "c@y.example");
+    assert_int_equal(fx->rec.rcpt_count, 3);
+    assert_string_equal(fx->rec.rcpt[0], "\"odd > quoted\"@y.example");
+    assert_string_equal(fx->rec.rcpt[1], "Postmaster");
+    assert_string_equal(fx->rec.rcpt[2], "c@y.example");
     assert_int_equal(fx->rec.len, 0);
     assert_int_equal(s_cmd(cl, "quit\r\n"), 221);
     s_close(&cl);
@@ -792,6 +797,59 @@ static void s_blast(s_client_t *cl, const char *data, size_t len)
     }
 }
 
+/* Sends all of data while reading replies; returns how many reply lines
+   starting with code_prefix arrived before `expect` lines were seen. */
+static int s_flood_count(s_client_t *cl, const char *data, size_t len, const char *code_prefix,
+                         int expect)
+{
+    size_t off = 0;
+    int seen = 0, other = 0;
+    time_t until = time(NULL) + 20;
+    while ((off < len || seen + other < expect) && time(NULL) < until) {
+        struct pollfd pfd = {cl->fd, POLLIN | (off < len ? POLLOUT : 0), 0};
+        if (poll(&pfd, 1, 1000) <= 0)
+            continue;
+        if (pfd.revents & POLLOUT) {
+            ssize_t n = send(cl->fd, data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0)
+                off += (size_t)n;
+        }
+        if (pfd.revents & POLLIN) {
+            ssize_t r = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, MSG_DONTWAIT);
+            if (r <= 0)
+                break;
+            cl->len += (size_t)r;
+            char *lf;
+            while ((lf = memchr(cl->buf, '\n', cl->len))) {
+                size_t n = (size_t)(lf - cl->buf) + 1;
+                if (strncmp(cl->buf, code_prefix, strlen(code_prefix)) == 0)
+                    seen++;
+                else
+                    other++;
+                memmove(cl->buf, lf + 1, cl->len - n);
+                cl->len -= n;
+            }
+        }
+    }
+    return other ? -other : seen;
+}
+
+static void test_client_pipelining_thousands_of_commands_gets_every_reply(void **state)
+{
+    s_fixture_t *fx = *state;
+    s_start(fx);
+    s_client_t *cl = s_session(fx, "EHLO");
+    int count = 30000;
+    size_t len = (size_t)count * 6;
+    char *noops = malloc(len);
+    for (int i = 0; i < count; i++)
+        memcpy(noops + (size_t)i * 6, "NOOP\r\n", 6);
+    assert_int_equal(s_flood_count(cl, noops, len, "250 ", count), count);
+    free(noops);
+    assert_int_equal(s_cmd(cl, "QUIT\r\n"), 221);
+    s_close(&cl);
+}
+
 static void test_binary_junk_never_crashes_the_server(void **state)
 {
     s_fixture_t *fx = *state;
@@ -1022,6 +1080,7 @@ int main(void)
         T(test_connections_beyond_the_maximum_get_421_and_are_closed),
         T(test_too_many_errors_end_the_session_with_421),
         T(test_idle_session_gets_421_after_the_timeout),
+        T(test_client_pipelining_thousands_of_commands_gets_every_reply),
         T(test_binary_junk_never_crashes_the_server),
         T(test_stats_count_sessions_messages_by_reply_class_and_errors),
         T(test_destroy_tells_open_sessions_421),
