@@ -76,7 +76,7 @@ typedef int(smtp_rcpt_check_fn)(void *ctx, const smtp_envelope_t *env, const cha
                                 char *reply, size_t replylen);
 
 typedef struct {
-    const char *bind_addr;    /* numeric address, "127.0.0.1" (default) or "::" */
+    const char *bind_addr;    /* "127.0.0.1" (default), "::", or a resolvable name */
     int port;                 /* 0 = ephemeral; smtp_server_port() tells the chosen one */
     const char *hostname;     /* for the greeting and EHLO; default: gethostname() */
     size_t max_message_bytes; /* SIZE limit; 0 = default 25 MiB */
