@@ -284,7 +284,7 @@ static char *s_to_utf8(const char *in, size_t len, const char *label)
     }
     g_string_truncate(out, 0);
     g_string_append_len(out, in, (gssize)len);
-out_clean: {
+out_clean : {
     char *clean = s_clean_len(out->str, out->len, 0);
     g_string_free(out, TRUE);
     return clean;
@@ -555,12 +555,26 @@ typedef struct {
 } s_entity_t;
 
 static const s_entity_t s_entities[] = {
-    {"amp", "&"},        {"lt", "<"},          {"gt", ">"},          {"quot", "\""},
-    {"apos", "'"},       {"nbsp", " "},        {"copy", "\xC2\xA9"}, {"reg", "\xC2\xAE"},
-    {"middot", "\xC2\xB7"}, {"yen", "\xC2\xA5"}, {"euro", "\xE2\x82\xAC"},
-    {"mdash", "\xE2\x80\x94"}, {"ndash", "\xE2\x80\x93"}, {"hellip", "\xE2\x80\xA6"},
-    {"ldquo", "\xE2\x80\x9C"}, {"rdquo", "\xE2\x80\x9D"}, {"lsquo", "\xE2\x80\x98"},
-    {"rsquo", "\xE2\x80\x99"}, {"bull", "\xE2\x80\xA2"}, {"times", "\xC3\x97"},
+    {"amp", "&"},
+    {"lt", "<"},
+    {"gt", ">"},
+    {"quot", "\""},
+    {"apos", "'"},
+    {"nbsp", " "},
+    {"copy", "\xC2\xA9"},
+    {"reg", "\xC2\xAE"},
+    {"middot", "\xC2\xB7"},
+    {"yen", "\xC2\xA5"},
+    {"euro", "\xE2\x82\xAC"},
+    {"mdash", "\xE2\x80\x94"},
+    {"ndash", "\xE2\x80\x93"},
+    {"hellip", "\xE2\x80\xA6"},
+    {"ldquo", "\xE2\x80\x9C"},
+    {"rdquo", "\xE2\x80\x9D"},
+    {"lsquo", "\xE2\x80\x98"},
+    {"rsquo", "\xE2\x80\x99"},
+    {"bull", "\xE2\x80\xA2"},
+    {"times", "\xC3\x97"},
     {"deg", "\xC2\xB0"},
 };
 
@@ -639,12 +653,12 @@ static int s_tag_is(const char *name, const char *const *list)
 /* Handles one tag starting at p ('<'); returns where scanning continues. */
 static const char *s_html_tag(const char *p, const char *end, GString *out, int *in_pre)
 {
-    static const char *const skip_body[] = {"script", "style", "head", "title", "noscript",
-                                            "template", NULL};
-    static const char *const breaks[] = {"br", "div", "tr", "table", "ul", "ol", "dl",
-                                         "dt", "dd", "pre", "hr", "blockquote", "section",
-                                         "article", "header", "footer", "center", "h1",
-                                         "h2", "h3", "h4", "h5", "h6", "address", NULL};
+    static const char *const skip_body[] = {"script",   "style",    "head", "title",
+                                            "noscript", "template", NULL};
+    static const char *const breaks[] = {
+        "br",  "div", "tr",         "table",   "ul",      "ol",      "dl",     "dt",     "dd",
+        "pre", "hr",  "blockquote", "section", "article", "header",  "footer", "center", "h1",
+        "h2",  "h3",  "h4",         "h5",      "h6",      "address", NULL};
     if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
         const char *c = s_find_ci(p + 4, end, "-->");
         return c ? c + 3 : end;
@@ -767,10 +781,10 @@ typedef struct {
     GArray *attachments;
     int attachment_truncated;
     int parts;
-    int saw_dsn;            /* a message/delivery-status part exists */
-    char *dsn_recipient;    /* from the DSN's per-recipient fields */
+    int saw_dsn;         /* a message/delivery-status part exists */
+    char *dsn_recipient; /* from the DSN's per-recipient fields */
     char *dsn_status;
-    char *returned_msgid;   /* Message-ID of the returned message in a report */
+    char *returned_msgid; /* Message-ID of the returned message in a report */
 } s_walk_t;
 
 static void s_walk(s_walk_t *w, GMimeObject *obj, int depth, int want_text);

@@ -247,7 +247,7 @@ static void test_attachment_file_names_decode_rfc2231_and_split_rfc2047(void **s
 
     const mail_attachment_t *txt = find_attachment(&m, "text/plain");
     assert_string_equal(txt->filename, "设备清单.txt"); /* RFC 2231 continuation */
-    assert_int_equal(txt->size, strlen("item,qty")); /* the CRLF belongs to the boundary */
+    assert_int_equal(txt->size, strlen("item,qty"));    /* the CRLF belongs to the boundary */
     mail_parsed_free(&m);
 }
 
@@ -320,8 +320,7 @@ static void assert_kind(const char *fixture, mail_kind_t kind, const char *reaso
     mail_parsed_t m;
     parse_fixture(fixture, &m);
     if (m.kind != kind)
-        fail_msg("%s: kind %s, expected %s", fixture, mail_kind_name(m.kind),
-                 mail_kind_name(kind));
+        fail_msg("%s: kind %s, expected %s", fixture, mail_kind_name(m.kind), mail_kind_name(kind));
     if (reason)
         assert_string_equal(m.kind_reason, reason);
     else
@@ -519,7 +518,8 @@ static void test_hostile_inputs_never_crash(void **state)
     /* deterministic random bytes after a minimal header */
     GRand *rnd = g_rand_new_with_seed(42);
     for (int round = 0; round < 200; round++) {
-        GString *junk = g_string_new("Subject: fuzz\r\nContent-Type: text/plain; charset=gbk\r\n\r\n");
+        GString *junk =
+            g_string_new("Subject: fuzz\r\nContent-Type: text/plain; charset=gbk\r\n\r\n");
         int n = g_rand_int_range(rnd, 0, 4096);
         for (int i = 0; i < n; i++)
             g_string_append_c(junk, (char)g_rand_int_range(rnd, 0, 256));
@@ -579,8 +579,8 @@ static void test_every_corpus_message_parses_to_clean_utf8(void **state)
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
     corpus_collect(CORPUS_DIR, files, 0);
     g_ptr_array_sort(files, corpus_cmp);
-    const char *log_path = getenv("MAIL_PARSE_LOG") ? getenv("MAIL_PARSE_LOG")
-                                                    : "mail_parse_corpus.log";
+    const char *log_path =
+        getenv("MAIL_PARSE_LOG") ? getenv("MAIL_PARSE_LOG") : "mail_parse_corpus.log";
     FILE *log = fopen(log_path, "w");
     assert_non_null(log);
     int ok = 0, refused = 0;
