@@ -1004,37 +1004,72 @@ static void s_header_end(s_header_t *h)
     s_buf_add(h->b, "\r\n", 2);
 }
 
-/* Emit text as RFC 2047 B encoded-words, each at most 75 characters and sized to the
- * room left on the line, and never splitting a UTF-8 character between two words
- * (each word must decode to whole characters on its own). */
+/* One encoded-word holding the n bytes at p, in B (base64) or Q encoding.  Q output
+ * keeps only letters and digits literal, which RFC 2047 allows in every context. */
+static void s_header_word(s_header_t *h, const unsigned char *p, size_t n, char encoding)
+{
+    char word[S_EW_MAX + 1];
+    size_t wl = (size_t) snprintf(word, sizeof(word), "=?UTF-8?%c?", encoding);
+    if (encoding == 'B')
+        wl += s_base64_raw(word + wl, p, n);
+    for (size_t i = 0; encoding == 'Q' && i < n; i++) {
+        if (isalnum(p[i]))
+            word[wl++] = (char) p[i];
+        else if (p[i] == ' ')
+            word[wl++] = '_';
+        else
+            wl += (size_t) snprintf(word + wl, sizeof(word) - wl, "=%02X", p[i]);
+    }
+    memcpy(word + wl, "?=", 2);
+    s_header_atom(h, word, wl + 2);
+}
+
+static size_t s_char_len_at(const unsigned char *p, size_t left)
+{
+    size_t k = s_utf8_char_len(p, left);
+    return k ? k : 1; /* callers pass valid UTF-8; never stall on a bad byte */
+}
+
+/* Emit text as RFC 2047 encoded-words, each at most 75 characters, sized to the room
+ * left on the line, and never splitting a UTF-8 character between two words.
+ *
+ * GMime, MimeKit and others decode a run of adjacent B words with one continuous
+ * base64 state (to repair senders that split characters), so a word with '=' padding
+ * followed by another B word loses the rest of the run.  We therefore end every B word
+ * but the last on a multiple of 3 bytes.  When no character boundary allows that (say
+ * "Q" followed by Chinese: boundaries at 1, 4, 7, ...), the padded B word is followed
+ * by one character in a Q word, which ends the B run for such decoders. */
 static void s_header_encoded(s_header_t *h, const char *text, size_t len)
 {
     const unsigned char *p = (const unsigned char *) text;
     size_t at = 0;
     while (at < len) {
         size_t room = h->col + 1 < S_LINE_MAX ? S_LINE_MAX - h->col - 1 : 0;
-        if (room < S_EW_OVERHEAD + 8) {
+        if (room < S_EW_OVERHEAD + 12) {
             s_buf_add(h->b, "\r\n", 2);
             h->col = 0;
             room = S_LINE_MAX - 1;
         }
-        size_t max_word = room < S_EW_MAX ? room : S_EW_MAX;
-        size_t max_bytes = (max_word - S_EW_OVERHEAD) / 4 * 3;
-        size_t take = 0;
+        size_t max_bytes = ((room < S_EW_MAX ? room : S_EW_MAX) - S_EW_OVERHEAD) / 4 * 3;
+        size_t take = 0, aligned = 0;
         while (at + take < len) {
-            size_t k = s_utf8_char_len(p + at + take, len - at - take);
-            if (k == 0)
-                k = 1; /* callers pass valid UTF-8; never loop on a bad byte */
+            size_t k = s_char_len_at(p + at + take, len - at - take);
             if (take + k > max_bytes)
                 break;
             take += k;
+            if (take % 3 == 0)
+                aligned = take;
         }
-        char word[S_EW_MAX + 1] = "=?UTF-8?B?";
-        size_t wl = strlen(word);
-        wl += s_base64_raw(word + wl, p + at, take);
-        memcpy(word + wl, "?=", 2);
-        s_header_atom(h, word, wl + 2);
+        bool last = at + take == len;
+        if (!last && aligned > 0)
+            take = aligned;
+        s_header_word(h, p + at, take, 'B');
         at += take;
+        if (!last && take % 3 != 0) {
+            size_t k = s_char_len_at(p + at, len - at);
+            s_header_word(h, p + at, k, 'Q');
+            at += k;
+        }
     }
 }
 
@@ -1117,7 +1152,9 @@ static void s_header_address(s_buf_t *b, const char *field, const letter_address
     bool needs_quote = false;
     for (const char *c = name; *c; c++)
         needs_quote |= *c != ' ' && !s_is_atext(*c);
+    /* Lenient decoders decode "=?...?=" even inside quotes: such names get encoded. */
     if (needs_quote && s_ascii_printable(name) && strlen(name) < 60 && !strstr(name, "  ") &&
+        !strstr(name, "=?") &&
         name[0] != ' ' && name[strlen(name) - 1] != ' ') {
         s_buf_t q = {.limit = 200};
         s_buf_add(&q, "\"", 1);

@@ -504,6 +504,25 @@ static void test_composed_letter_parses_back_to_the_same_chinese_subject_and_bod
     free(raw);
 }
 
+/* RFC 2047 Q decoding: "_" is a space, "=XX" a byte. */
+static guchar *s_q_decode(const char *q, gsize *len)
+{
+    guchar *out = g_malloc(strlen(q) + 1);
+    gsize n = 0;
+    for (const char *c = q; *c; c++) {
+        unsigned byte;
+        if (*c == '_')
+            out[n++] = ' ';
+        else if (*c == '=' && sscanf(c + 1, "%2x", &byte) == 1) {
+            out[n++] = (guchar) byte;
+            c += 2;
+        } else
+            out[n++] = (guchar) *c;
+    }
+    *len = n;
+    return out;
+}
+
 /* Every line CRLF-terminated and under 78 characters; every encoded-word at most 75
  * characters and decoding, on its own, to whole UTF-8 characters. */
 static void s_check_header_block(const char *raw, size_t len)
@@ -527,14 +546,14 @@ static void s_check_header_block(const char *raw, size_t len)
             size_t wl = (size_t) (q + 2 - p);
             if (wl > 75)
                 fail_msg("encoded-word of %zu characters", wl);
-            assert_memory_equal(p, "=?UTF-8?B?", 10);
-            char *b64 = strndup(p + 10, wl - 12);
+            assert_true(memcmp(p, "=?UTF-8?B?", 10) == 0 || memcmp(p, "=?UTF-8?Q?", 10) == 0);
+            char *payload = strndup(p + 10, wl - 12);
             gsize dl = 0;
-            guchar *decoded = g_base64_decode(b64, &dl);
+            guchar *decoded = p[8] == 'B' ? g_base64_decode(payload, &dl) : s_q_decode(payload, &dl);
             if (!g_utf8_validate((const char *) decoded, (gssize) dl, NULL))
                 fail_msg("encoded-word splits a UTF-8 character: %.*s", (int) wl, p);
             g_free(decoded);
-            free(b64);
+            free(payload);
             p = q + 2;
         }
         line = eol + 2;
@@ -590,6 +609,27 @@ static void test_ascii_subject_stays_readable_and_folds_at_spaces(void **state)
     assert_null(memmem(subject, (size_t) (next_field - subject), "=?", 2));
     GMimeMessage *msg = s_parse(raw, len);
     assert_string_equal(g_mime_message_get_subject(msg), m.subject);
+    g_object_unref(msg);
+    free(raw);
+}
+
+/* "Q3" then Chinese has character boundaries only at 2, 5, 8, ...: no base64 word can
+ * end without padding, which GMime-style decoders would truncate. */
+static void test_ascii_glued_to_chinese_survives_decoders_that_join_encoded_words(void **state)
+{
+    (void) state;
+    letter_msg_t m = s_sample_msg();
+    m.subject = "Q3季度加氢装置换热器泄漏检修以及二号常减压蒸馏装置加热炉炉管结焦处理申请和后续跟踪";
+    m.to.display_name = "A中国石油化工股份有限公司华东分公司客户服务中心值班工程师组";
+    size_t len;
+    char err[256];
+    char *raw = letter_compose_rfc5322(&m, &len, err, sizeof(err));
+    assert_non_null(raw);
+    s_check_header_block(raw, len);
+    GMimeMessage *msg = s_parse(raw, len);
+    assert_string_equal(g_mime_message_get_subject(msg), m.subject);
+    InternetAddress *t = internet_address_list_get_address(g_mime_message_get_to(msg), 0);
+    assert_string_equal(internet_address_get_name(t), m.to.display_name);
     g_object_unref(msg);
     free(raw);
 }
@@ -745,6 +785,68 @@ static void test_rendered_acceptance_letter_composes_and_reads_back(void **state
     letter_templates_destroy(&t);
 }
 
+/* A deterministic mix of the text customers and agents type: ASCII words, specials,
+ * Chinese, 4-byte emoji, words too long to fold, text that looks like encoded-words. */
+static void s_random_text(char *out, size_t max, unsigned *seed)
+{
+    static const char *const pieces[] = {
+        "CS-2026-000123", "Leak", "at", "unit", "B,", "\"quoted\"", "(urgent)", "a<b>", "x@y",
+        "受理", "确认函", "加氢装置", "换热器泄漏", "，", "。", "🔥", "😀", "=?UTF-8?B?eA==?=", "?=",
+        "hydrodesulfurisation-unit-heat-exchanger-train-b-spring-turnaround-2026-q2-extra",
+        "中国石油化工股份有限公司华东分公司客户服务中心值班工程师组", "Ä", "ñ", "-", "/"};
+    size_t n = 0, words = 1 + (size_t) (rand_r(seed) % 18);
+    out[0] = '\0';
+    for (size_t i = 0; i < words; i++) {
+        const char *w = pieces[(size_t) rand_r(seed) % (sizeof(pieces) / sizeof(*pieces))];
+        if (n + strlen(w) + 2 >= max)
+            break;
+        n += (size_t) sprintf(out + n, "%s%s", n ? " " : "", w);
+    }
+}
+
+/* RFC 5322 unfolding (drop CR LF before white space).  GMime leaves folds inside an
+ * address's display name as they were on the wire, so names are compared unfolded. */
+static char *s_unfold(const char *s)
+{
+    char *out = strdup(s);
+    size_t w = 0;
+    for (size_t r = 0; out[r]; r++)
+        if (!(out[r] == '\r' || (out[r] == '\n' && (out[r + 1] == ' ' || out[r + 1] == '\t'))))
+            out[w++] = out[r];
+    out[w] = '\0';
+    return out;
+}
+
+static void test_any_subject_and_display_name_round_trip_within_line_limits(void **state)
+{
+    (void) state;
+    unsigned seed = 20260302;
+    for (int i = 0; i < 400; i++) {
+        char subject[600], name[200];
+        s_random_text(subject, sizeof(subject), &seed);
+        s_random_text(name, sizeof(name), &seed);
+        letter_msg_t m = s_sample_msg();
+        m.subject = subject;
+        m.to.display_name = name;
+        size_t len;
+        char err[256] = "";
+        char *raw = letter_compose_rfc5322(&m, &len, err, sizeof(err));
+        if (!raw)
+            fail_msg("compose failed for subject '%s' / name '%s': %s", subject, name, err);
+        s_check_header_block(raw, len);
+        GMimeMessage *msg = s_parse(raw, len);
+        if (strcmp(g_mime_message_get_subject(msg), subject) != 0)
+            fail_msg("subject '%s' read back as '%s'", subject, g_mime_message_get_subject(msg));
+        InternetAddress *t = internet_address_list_get_address(g_mime_message_get_to(msg), 0);
+        char *read_back = s_unfold(t ? internet_address_get_name(t) : "-");
+        if (strcmp(read_back, name) != 0)
+            fail_msg("name '%s' read back as '%s'", name, read_back);
+        free(read_back);
+        g_object_unref(msg);
+        free(raw);
+    }
+}
+
 int main(void)
 {
     g_mime_init();
@@ -769,6 +871,8 @@ int main(void)
         cmocka_unit_test(test_composed_letter_parses_back_to_the_same_chinese_subject_and_body),
         cmocka_unit_test(test_long_headers_fold_under_78_and_encoded_words_keep_characters_whole),
         cmocka_unit_test(test_ascii_subject_stays_readable_and_folds_at_spaces),
+        cmocka_unit_test(test_any_subject_and_display_name_round_trip_within_line_limits),
+        cmocka_unit_test(test_ascii_glued_to_chinese_survives_decoders_that_join_encoded_words),
         cmocka_unit_test(test_display_names_with_specials_are_quoted_and_read_back),
         cmocka_unit_test(test_html_body_makes_a_multipart_alternative),
         cmocka_unit_test(test_compose_refuses_header_injection_and_malformed_fields),
