@@ -94,7 +94,7 @@ static size_t s_utf8_char_len(const unsigned char *p, size_t n)
 
 static bool s_utf8_valid(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
         size_t k = s_utf8_char_len(p + i, n - i);
@@ -108,7 +108,7 @@ static bool s_utf8_valid(const char *s, size_t n)
 static bool s_is_blank(const char *s)
 {
     for (; *s; s++)
-        if (!isspace((unsigned char) *s))
+        if (!isspace((unsigned char)*s))
             return false;
     return true;
 }
@@ -214,7 +214,7 @@ static ssize_t s_vars_find(const letter_vars_t *self, const char *name)
 {
     for (size_t i = 0; i < self->count; i++)
         if (strcmp(self->names[i], name) == 0)
-            return (ssize_t) i;
+            return (ssize_t)i;
     return -1;
 }
 
@@ -318,7 +318,7 @@ static int s_required_index(const s_template_t *t, const char *name, size_t len)
 {
     for (size_t i = 0; i < t->nrequired; i++)
         if (strlen(t->required[i]) == len && memcmp(t->required[i], name, len) == 0)
-            return (int) i;
+            return (int)i;
     return -1;
 }
 
@@ -332,22 +332,21 @@ static int s_parse_requires(s_template_t *t, const char *p, const char *end, cha
         const char *name = p;
         while (p < end && *p != ',' && *p != ' ' && *p != '\t')
             p++;
-        size_t len = (size_t) (p - name);
+        size_t len = (size_t)(p - name);
         if (len == 0)
             break;
         if (!s_var_name_valid(name, len)) {
             s_err(err, errlen, "%s:%d: bad variable name '%.*s' in Requires (use a-z, 0-9, _)",
-                  t->file, s_line_of(t, name), (int) (len > 64 ? 64 : len), name);
+                  t->file, s_line_of(t, name), (int)(len > 64 ? 64 : len), name);
             return -1;
         }
         if (s_required_index(t, name, len) >= 0) {
             s_err(err, errlen, "%s: variable '%.*s' is declared twice in Requires", t->file,
-                  (int) len, name);
+                  (int)len, name);
             return -1;
         }
         if (t->nrequired == LETTER_VARS_MAX) {
-            s_err(err, errlen, "%s: more than %d variables in Requires", t->file,
-                  LETTER_VARS_MAX);
+            s_err(err, errlen, "%s: more than %d variables in Requires", t->file, LETTER_VARS_MAX);
             return -1;
         }
         char **grown = realloc(t->required, (t->nrequired + 1) * sizeof(*grown));
@@ -379,8 +378,8 @@ static int s_segment_add(s_segment_t **list, size_t *n, const char *text, size_t
 /* Split [p, end) into literal and {{variable}} segments.  Every variable must be
  * declared; "{{" that does not open a well-formed placeholder is an error, since a
  * half-typed placeholder would otherwise reach a customer as literal braces. */
-static int s_parse_segments(s_template_t *t, const char *p, const char *end,
-                            s_segment_t **list, size_t *n, char *err, size_t errlen)
+static int s_parse_segments(s_template_t *t, const char *p, const char *end, s_segment_t **list,
+                            size_t *n, char *err, size_t errlen)
 {
     const char *lit = p;
     while (p + 1 < end) {
@@ -395,11 +394,10 @@ static int s_parse_segments(s_template_t *t, const char *p, const char *end,
         const char *name = q;
         while (q < end && s_is_var_char(*q))
             q++;
-        size_t len = (size_t) (q - name);
+        size_t len = (size_t)(q - name);
         while (q < end && *q == ' ')
             q++;
-        if (len == 0 || len > LETTER_VAR_NAME_MAX || q + 1 >= end || q[0] != '}' ||
-            q[1] != '}') {
+        if (len == 0 || len > LETTER_VAR_NAME_MAX || q + 1 >= end || q[0] != '}' || q[1] != '}') {
             s_err(err, errlen, "%s:%d: malformed placeholder (expected {{name}} with a-z, 0-9, _)",
                   t->file, s_line_of(t, open));
             return -1;
@@ -407,11 +405,11 @@ static int s_parse_segments(s_template_t *t, const char *p, const char *end,
         int var = s_required_index(t, name, len);
         if (var < 0) {
             s_err(err, errlen, "%s:%d: variable '%.*s' is used but not declared in Requires",
-                  t->file, s_line_of(t, open), (int) len, name);
+                  t->file, s_line_of(t, open), (int)len, name);
             return -1;
         }
         t->used[var] = true;
-        if (s_segment_add(list, n, lit, (size_t) (open - lit), -1) ||
+        if (s_segment_add(list, n, lit, (size_t)(open - lit), -1) ||
             s_segment_add(list, n, NULL, 0, var)) {
             s_err(err, errlen, "%s: out of memory", t->file);
             return -1;
@@ -419,7 +417,7 @@ static int s_parse_segments(s_template_t *t, const char *p, const char *end,
         p = q + 2;
         lit = p;
     }
-    if (s_segment_add(list, n, lit, (size_t) (end - lit), -1)) {
+    if (s_segment_add(list, n, lit, (size_t)(end - lit), -1)) {
         s_err(err, errlen, "%s: out of memory", t->file);
         return -1;
     }
@@ -445,22 +443,22 @@ static char *s_read_text(const char *path, const char *file, char *err, size_t e
         s_err(err, errlen, "%s: larger than %d bytes", file, LETTER_TEMPLATE_FILE_MAX);
         goto out_close;
     }
-    text = malloc((size_t) st.st_size + 1);
+    text = malloc((size_t)st.st_size + 1);
     if (!text) {
         s_err(err, errlen, "%s: out of memory", file);
         goto out_close;
     }
     size_t len = 0;
     ssize_t got;
-    while (len < (size_t) st.st_size &&
-           (got = read(fd, text + len, (size_t) st.st_size - len)) != 0) {
+    while (len < (size_t)st.st_size &&
+           (got = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
             s_err(err, errlen, "%s: read failed: %s", file, strerror(errno));
             goto out_free_text;
         }
-        len += (size_t) got;
+        len += (size_t)got;
     }
     if (!s_utf8_valid(text, len)) {
         s_err(err, errlen, "%s: not valid UTF-8 text", file);
@@ -501,7 +499,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
             while (subject < eol && (*subject == ' ' || *subject == '\t'))
                 subject++;
             subject_end = eol;
-            while (subject_end > subject && isspace((unsigned char) subject_end[-1]))
+            while (subject_end > subject && isspace((unsigned char)subject_end[-1]))
                 subject_end--;
         } else if (strncasecmp(p, "Requires:", 9) == 0 && !have_requires) {
             have_requires = true;
@@ -509,7 +507,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
                 return -1;
         } else {
             s_err(err, errlen, "%s:%d: unexpected or repeated header line '%.*s'", t->file,
-                  s_line_of(t, p), (int) (eol - p > 40 ? 40 : eol - p), p);
+                  s_line_of(t, p), (int)(eol - p > 40 ? 40 : eol - p), p);
             return -1;
         }
         p = eol + 1;
@@ -538,8 +536,8 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
         return -1;
     for (size_t i = 0; i < t->nrequired; i++) {
         if (!t->used[i]) {
-            s_err(err, errlen, "%s: variable '%s' is declared in Requires but never used",
-                  t->file, t->required[i]);
+            s_err(err, errlen, "%s: variable '%s' is declared in Requires but never used", t->file,
+                  t->required[i]);
             return -1;
         }
     }
@@ -554,16 +552,18 @@ static int s_split_file_name(s_template_t *t, char *err, size_t errlen)
     bool ok = dot && dot > t->file;
     for (const char *c = t->file; ok && c < dot; c++)
         ok = s_is_var_char(*c);
-    size_t lang_len = ok ? n - (size_t) (dot + 1 - t->file) : 0;
-    ok = ok && lang_len >= 2 && lang_len <= 16 && isalpha((unsigned char) dot[1]);
+    size_t lang_len = ok ? n - (size_t)(dot + 1 - t->file) : 0;
+    ok = ok && lang_len >= 2 && lang_len <= 16 && isalpha((unsigned char)dot[1]);
     for (size_t i = 0; ok && i < lang_len; i++)
-        ok = isalnum((unsigned char) dot[1 + i]) || dot[1 + i] == '-';
+        ok = isalnum((unsigned char)dot[1 + i]) || dot[1 + i] == '-';
     if (!ok) {
-        s_err(err, errlen, "%s: name must be <kind>.<lang>.tmpl, kind in a-z0-9_ "
-              "(e.g. acceptance.zh-CN.tmpl)", t->file);
+        s_err(err, errlen,
+              "%s: name must be <kind>.<lang>.tmpl, kind in a-z0-9_ "
+              "(e.g. acceptance.zh-CN.tmpl)",
+              t->file);
         return -1;
     }
-    t->kind = strndup(t->file, (size_t) (dot - t->file));
+    t->kind = strndup(t->file, (size_t)(dot - t->file));
     t->lang = strndup(dot + 1, lang_len);
     if (!t->kind || !t->lang) {
         s_err(err, errlen, "%s: out of memory", t->file);
@@ -572,11 +572,10 @@ static int s_split_file_name(s_template_t *t, char *err, size_t errlen)
     return 0;
 }
 
-static int s_load_one(s_template_t *t, const char *dir, const char *name, char *err,
-                      size_t errlen)
+static int s_load_one(s_template_t *t, const char *dir, const char *name, char *err, size_t errlen)
 {
     char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path)) {
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
         s_err(err, errlen, "%s: path too long", name);
         return -1;
     }
@@ -597,7 +596,7 @@ static int s_load_one(s_template_t *t, const char *dir, const char *name, char *
 
 static int s_cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The *.tmpl names in dir, sorted so that errors come out in a stable order. */
@@ -651,8 +650,7 @@ static const s_template_t *s_find(const letter_templates_t *self, const char *ki
     return NULL;
 }
 
-static bool s_same_requirements(const s_template_t *a, const s_template_t *b,
-                                const char **missing)
+static bool s_same_requirements(const s_template_t *a, const s_template_t *b, const char **missing)
 {
     for (size_t i = 0; i < a->nrequired; i++) {
         if (s_required_index(b, a->required[i], strlen(a->required[i])) < 0) {
@@ -684,9 +682,10 @@ static int s_check_set(const letter_templates_t *self, char *err, size_t errlen)
         const char *var;
         if (!s_same_requirements(t, ref, &var) || !s_same_requirements(ref, t, &var)) {
             const s_template_t *has = s_required_index(t, var, strlen(var)) >= 0 ? t : ref;
-            s_err(err, errlen, "%s requires variable '%s' but %s does not (all languages of a "
-                  "kind must require the same variables)", has->file, var,
-                  has == t ? ref->file : t->file);
+            s_err(err, errlen,
+                  "%s requires variable '%s' but %s does not (all languages of a "
+                  "kind must require the same variables)",
+                  has->file, var, has == t ? ref->file : t->file);
             return -1;
         }
     }
@@ -755,7 +754,7 @@ const char *letter_templates_language(const letter_templates_t *self, const char
 static void s_add_subject_value(s_buf_t *b, const char *v)
 {
     for (; *v; v++) {
-        char c = (unsigned char) *v < 0x20 || *v == 0x7f ? ' ' : *v;
+        char c = (unsigned char)*v < 0x20 || *v == 0x7f ? ' ' : *v;
         s_buf_add(b, &c, 1);
     }
 }
@@ -796,8 +795,8 @@ static char *s_render_segments(const s_segment_t *seg, size_t n, const char *con
 }
 
 /* Look up every declared variable; a missing or blank one is named in the error. */
-static int s_collect_values(const s_template_t *t, const letter_vars_t *vars,
-                            const char **values, char *err, size_t errlen)
+static int s_collect_values(const s_template_t *t, const letter_vars_t *vars, const char **values,
+                            char *err, size_t errlen)
 {
     char missing[512] = "";
     size_t nmissing = 0;
@@ -814,8 +813,7 @@ static int s_collect_values(const s_template_t *t, const letter_vars_t *vars,
         }
     }
     if (nmissing) {
-        s_err(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "",
-              missing);
+        s_err(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "", missing);
         return -1;
     }
     return 0;
@@ -843,8 +841,7 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
     if (!subject || !body) {
         free(subject);
         free(body);
-        s_err(err, errlen, "%s: rendered letter larger than %d bytes", t->file,
-              LETTER_RENDER_MAX);
+        s_err(err, errlen, "%s: rendered letter larger than %d bytes", t->file, LETTER_RENDER_MAX);
         return -1;
     }
     *subject_out = subject;
@@ -856,7 +853,7 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
 
 static bool s_is_atext(char c)
 {
-    return isalnum((unsigned char) c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 /* A plain DNS name: labels of letters, digits and '-', at most 253 characters. */
@@ -871,7 +868,7 @@ static bool s_domain_valid(const char *d, size_t len)
             if (label == 0 || d[i - 1] == '-')
                 return false;
             label = 0;
-        } else if (isalnum((unsigned char) c) || (c == '-' && label > 0)) {
+        } else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
             if (++label > 63)
                 return false;
         } else
@@ -919,7 +916,7 @@ static bool s_msg_id_valid(const char *id, size_t len)
 static bool s_has_control(const char *s)
 {
     for (; *s; s++)
-        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return true;
     return false;
 }
@@ -933,9 +930,9 @@ static size_t s_base64_raw(char *out, const unsigned char *p, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t) p[i] << 16;
+        uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < n)
-            v |= (uint32_t) p[i + 1] << 8;
+            v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
         out[o++] = s_b64[(v >> 18) & 63];
@@ -949,7 +946,7 @@ static size_t s_base64_raw(char *out, const unsigned char *p, size_t n)
 /* A body part: canonical CRLF text, base64 in lines of 76 characters. */
 static void s_base64_body(s_buf_t *b, const char *text)
 {
-    s_buf_t canon = {.limit = 2 * (size_t) LETTER_BODY_MAX};
+    s_buf_t canon = {.limit = 2 * (size_t)LETTER_BODY_MAX};
     for (const char *p = text; *p; p++) {
         if (*p == '\n' || (*p == '\r' && p[1] != '\n'))
             s_buf_add(&canon, "\r\n", 2);
@@ -964,7 +961,7 @@ static void s_base64_body(s_buf_t *b, const char *text)
     for (size_t i = 0; i < canon.len; i += 57) {
         size_t n = canon.len - i < 57 ? canon.len - i : 57;
         char line[80];
-        s_buf_add(b, line, s_base64_raw(line, (const unsigned char *) canon.data + i, n));
+        s_buf_add(b, line, s_base64_raw(line, (const unsigned char *)canon.data + i, n));
         s_buf_add(b, "\r\n", 2);
     }
     free(canon.data);
@@ -1009,16 +1006,16 @@ static void s_header_end(s_header_t *h)
 static void s_header_word(s_header_t *h, const unsigned char *p, size_t n, char encoding)
 {
     char word[S_EW_MAX + 1];
-    size_t wl = (size_t) snprintf(word, sizeof(word), "=?UTF-8?%c?", encoding);
+    size_t wl = (size_t)snprintf(word, sizeof(word), "=?UTF-8?%c?", encoding);
     if (encoding == 'B')
         wl += s_base64_raw(word + wl, p, n);
     for (size_t i = 0; encoding == 'Q' && i < n; i++) {
         if (isalnum(p[i]))
-            word[wl++] = (char) p[i];
+            word[wl++] = (char)p[i];
         else if (p[i] == ' ')
             word[wl++] = '_';
         else
-            wl += (size_t) snprintf(word + wl, sizeof(word) - wl, "=%02X", p[i]);
+            wl += (size_t)snprintf(word + wl, sizeof(word) - wl, "=%02X", p[i]);
     }
     memcpy(word + wl, "?=", 2);
     s_header_atom(h, word, wl + 2);
@@ -1041,7 +1038,7 @@ static size_t s_char_len_at(const unsigned char *p, size_t left)
  * by one character in a Q word, which ends the B run for such decoders. */
 static void s_header_encoded(s_header_t *h, const char *text, size_t len)
 {
-    const unsigned char *p = (const unsigned char *) text;
+    const unsigned char *p = (const unsigned char *)text;
     size_t at = 0;
     while (at < len) {
         size_t room = h->col + 1 < S_LINE_MAX ? S_LINE_MAX - h->col - 1 : 0;
@@ -1087,10 +1084,10 @@ static bool s_token_needs_encoding(const char *w, size_t len, bool phrase)
     if (len > S_LINE_MAX - 2)
         return true;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) w[i];
+        unsigned char c = (unsigned char)w[i];
         if (c >= 0x80 || (c == '=' && i + 1 < len && w[i + 1] == '?'))
             return true;
-        if (phrase && !s_is_atext((char) c))
+        if (phrase && !s_is_atext((char)c))
             return true;
     }
     return false;
@@ -1125,14 +1122,14 @@ static void s_header_text(s_header_t *h, const char *text, bool phrase)
             end = p + nl;
             p = end + (*end == ' ');
         }
-        s_header_encoded(h, run, (size_t) (end - run));
+        s_header_encoded(h, run, (size_t)(end - run));
     }
 }
 
 static bool s_ascii_printable(const char *s)
 {
     for (; *s; s++)
-        if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
             return false;
     return true;
 }
@@ -1154,8 +1151,7 @@ static void s_header_address(s_buf_t *b, const char *field, const letter_address
         needs_quote |= *c != ' ' && !s_is_atext(*c);
     /* Lenient decoders decode "=?...?=" even inside quotes: such names get encoded. */
     if (needs_quote && s_ascii_printable(name) && strlen(name) < 60 && !strstr(name, "  ") &&
-        !strstr(name, "=?") &&
-        name[0] != ' ' && name[strlen(name) - 1] != ' ') {
+        !strstr(name, "=?") && name[0] != ' ' && name[strlen(name) - 1] != ' ') {
         s_buf_t q = {.limit = 200};
         s_buf_add(&q, "\"", 1);
         for (const char *c = name; *c; c++) {
@@ -1172,7 +1168,7 @@ static void s_header_address(s_buf_t *b, const char *field, const letter_address
         s_header_text(&h, name, true);
     char angle[260];
     int n = snprintf(angle, sizeof(angle), "<%s>", a->addr);
-    s_header_atom(&h, angle, (size_t) n);
+    s_header_atom(&h, angle, (size_t)n);
     s_header_end(&h);
 }
 
@@ -1230,8 +1226,8 @@ static int s_check_id_list(const char *ids, bool single)
     return count == 0 || (single && count > 1) || count > 100 ? -1 : 0;
 }
 
-static int s_check_text(const char *what, const char *s, size_t max, bool one_line,
-                        char *err, size_t errlen)
+static int s_check_text(const char *what, const char *s, size_t max, bool one_line, char *err,
+                        size_t errlen)
 {
     size_t len = s ? strnlen(s, max + 1) : 0;
     if (!s || len == 0 || s_is_blank(s))
@@ -1257,8 +1253,8 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
             return -1;
         }
         if (addrs[i]->display_name && *addrs[i]->display_name &&
-            s_check_text(i ? "to display name" : "from display name", addrs[i]->display_name,
-                         200, true, err, errlen))
+            s_check_text(i ? "to display name" : "from display name", addrs[i]->display_name, 200,
+                         true, err, errlen))
             return -1;
     }
     if (s_check_text("subject", m->subject, LETTER_SUBJECT_MAX, true, err, errlen) ||
@@ -1282,7 +1278,7 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
         size_t n = strnlen(m->ticket_no, 65);
         bool ok = n > 0 && n <= 64;
         for (size_t i = 0; ok && i < n; i++)
-            ok = isalnum((unsigned char) m->ticket_no[i]) || strchr("-_.", m->ticket_no[i]);
+            ok = isalnum((unsigned char)m->ticket_no[i]) || strchr("-_.", m->ticket_no[i]);
         if (!ok) {
             s_err(err, errlen, "ticket_no must be 1-64 of A-Z a-z 0-9 - _ .");
             return -1;
@@ -1294,7 +1290,7 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
 static int s_random_hex(char *out, size_t nbytes)
 {
     unsigned char raw[32];
-    if (nbytes > sizeof(raw) || getrandom(raw, nbytes, 0) != (ssize_t) nbytes)
+    if (nbytes > sizeof(raw) || getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
         return -1;
     for (size_t i = 0; i < nbytes; i++)
         sprintf(out + 2 * i, "%02x", raw[i]);
@@ -1359,8 +1355,7 @@ static int s_write_alternative(s_buf_t *b, const letter_msg_t *m)
     return 0;
 }
 
-char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err,
-                             size_t errlen)
+char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, size_t errlen)
 {
     if (!m) {
         s_err(err, errlen, "no message");
@@ -1397,7 +1392,7 @@ char *letter_message_id_new(const char *ticket_or_kind, const char *domain, char
     char left[65] = "";
     size_t n = 0;
     for (const char *c = ticket_or_kind ? ticket_or_kind : ""; *c && n < 64; c++)
-        if (isalnum((unsigned char) *c) || *c == '-' || *c == '_')
+        if (isalnum((unsigned char)*c) || *c == '-' || *c == '_')
             left[n++] = *c;
     left[n] = '\0';
     char random[33];

@@ -91,15 +91,15 @@ typedef struct {
 typedef struct {
     letter_address_t from;
     letter_address_t to;
-    const char *subject;      /* UTF-8, one line, required */
-    const char *text_body;    /* UTF-8, required; LF or CRLF line ends */
-    const char *html_body;    /* UTF-8 or NULL; adds a multipart/alternative */
-    const char *message_id;   /* "<left@domain>", required: see letter_message_id_new */
-    const char *in_reply_to;  /* "<id>" or NULL */
-    const char *references;   /* "<id1> <id2> ..." or NULL */
-    const char *ticket_no;    /* "CS-2026-000123" or NULL -> X-Petrocs-Ticket */
-    bool auto_submitted;      /* true -> Auto-Submitted: auto-generated */
-    time_t date;              /* seconds since the epoch; 0 means now */
+    const char *subject;     /* UTF-8, one line, required */
+    const char *text_body;   /* UTF-8, required; LF or CRLF line ends */
+    const char *html_body;   /* UTF-8 or NULL; adds a multipart/alternative */
+    const char *message_id;  /* "<left@domain>", required: see letter_message_id_new */
+    const char *in_reply_to; /* "<id>" or NULL */
+    const char *references;  /* "<id1> <id2> ..." or NULL */
+    const char *ticket_no;   /* "CS-2026-000123" or NULL -> X-Petrocs-Ticket */
+    bool auto_submitted;     /* true -> Auto-Submitted: auto-generated */
+    time_t date;             /* seconds since the epoch; 0 means now */
 } letter_msg_t;
 
 /* A new Message-ID "<ticket-or-kind.random@domain>", angle brackets included, caller
@@ -112,7 +112,6 @@ char *letter_message_id_new(const char *ticket_or_kind, const char *domain, char
  * *len_out; the caller frees.  NULL with an error naming the field when an address,
  * id or text is malformed (an address with spaces or CR/LF, a subject with a line
  * break, a body that is not UTF-8, ...). */
-char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err,
-                             size_t errlen);
+char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, size_t errlen);
 
 #endif

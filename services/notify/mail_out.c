@@ -77,10 +77,10 @@ static void s_host_part(char *out, size_t outlen)
     size_t o = 0;
     for (const char *c = host; *c && o + 5 < outlen; c++) {
         if (*c == '/')
-            o += (size_t) snprintf(out + o, outlen - o, "\\057");
+            o += (size_t)snprintf(out + o, outlen - o, "\\057");
         else if (*c == ':')
-            o += (size_t) snprintf(out + o, outlen - o, "\\072");
-        else if (isprint((unsigned char) *c))
+            o += (size_t)snprintf(out + o, outlen - o, "\\072");
+        else if (isprint((unsigned char)*c))
             out[o++] = *c;
     }
     out[o] = '\0';
@@ -95,13 +95,13 @@ static int s_unique_name(char *out, size_t outlen)
     uint32_t random;
     char host[128];
     gettimeofday(&tv, NULL);
-    if (getrandom(&random, sizeof(random), 0) != (ssize_t) sizeof(random))
+    if (getrandom(&random, sizeof(random), 0) != (ssize_t)sizeof(random))
         return -1;
     s_host_part(host, sizeof(host));
     unsigned long q = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-    int n = snprintf(out, outlen, "%lld.M%06ldP%ldQ%luR%08x.%s", (long long) tv.tv_sec,
-                     (long) tv.tv_usec, (long) getpid(), q, random, host);
-    return n > 0 && (size_t) n < outlen ? 0 : -1;
+    int n = snprintf(out, outlen, "%lld.M%06ldP%ldQ%luR%08x.%s", (long long)tv.tv_sec,
+                     (long)tv.tv_usec, (long)getpid(), q, random, host);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 static int s_write_all(int fd, const char *p, size_t len)
@@ -113,7 +113,7 @@ static int s_write_all(int fd, const char *p, size_t len)
         if (n <= 0)
             return -1;
         p += n;
-        len -= (size_t) n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -129,8 +129,7 @@ static int s_fsync_dir(const char *path)
 }
 
 /* Write the message under tmp/, flushed to disk before it becomes visible. */
-static int s_write_tmp(const char *tmp_path, const char *msg, size_t len, char *err,
-                       size_t errlen)
+static int s_write_tmp(const char *tmp_path, const char *msg, size_t len, char *err, size_t errlen)
 {
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -177,12 +176,12 @@ int mail_out_maildir(const char *maildir_root, const char *msg, size_t len, char
     }
     char tmp_dir[PATH_MAX], new_dir[PATH_MAX], cur_dir[PATH_MAX], name[256];
     char tmp_path[PATH_MAX], new_path[PATH_MAX];
-    if (snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", maildir_root) >= (int) sizeof(tmp_dir) ||
-        snprintf(new_dir, sizeof(new_dir), "%s/new", maildir_root) >= (int) sizeof(new_dir) ||
-        snprintf(cur_dir, sizeof(cur_dir), "%s/cur", maildir_root) >= (int) sizeof(cur_dir) ||
+    if (snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", maildir_root) >= (int)sizeof(tmp_dir) ||
+        snprintf(new_dir, sizeof(new_dir), "%s/new", maildir_root) >= (int)sizeof(new_dir) ||
+        snprintf(cur_dir, sizeof(cur_dir), "%s/cur", maildir_root) >= (int)sizeof(cur_dir) ||
         s_unique_name(name, sizeof(name)) ||
-        snprintf(tmp_path, sizeof(tmp_path), "%s/%s", tmp_dir, name) >= (int) sizeof(tmp_path) ||
-        snprintf(new_path, sizeof(new_path), "%s/%s", new_dir, name) >= (int) sizeof(new_path)) {
+        snprintf(tmp_path, sizeof(tmp_path), "%s/%s", tmp_dir, name) >= (int)sizeof(tmp_path) ||
+        snprintf(new_path, sizeof(new_path), "%s/%s", new_dir, name) >= (int)sizeof(new_path)) {
         s_err(err, errlen, "maildir: path too long or no randomness under %s", maildir_root);
         return -1;
     }
@@ -250,7 +249,7 @@ static void s_reply_line(s_reply_t *r, const char *line, size_t n)
     if (r->len > 0 && r->len + 1 < sizeof(r->text))
         r->text[r->len++] = ' ';
     for (size_t i = 0; i < n && r->len + 1 < sizeof(r->text); i++)
-        r->text[r->len++] = isprint((unsigned char) line[i]) ? line[i] : '?';
+        r->text[r->len++] = isprint((unsigned char)line[i]) ? line[i] : '?';
     r->text[r->len] = '\0';
     /* "250-more" continues, "250 done" (or a bare code) ends a reply. */
     r->complete = n < 4 || line[3] != '-';
@@ -258,13 +257,13 @@ static void s_reply_line(s_reply_t *r, const char *line, size_t n)
 
 static int s_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
-    (void) curl;
+    (void)curl;
     if (type != CURLINFO_HEADER_IN)
         return 0;
     s_reply_t *r = arg;
     while (size > 0) {
         char *eol = memchr(data, '\n', size);
-        size_t n = eol ? (size_t) (eol - data) + 1 : size;
+        size_t n = eol ? (size_t)(eol - data) + 1 : size;
         s_reply_line(r, data, n);
         data += n;
         size -= n;
@@ -296,7 +295,7 @@ static int s_check_args(const mail_out_smtp_config_t *cfg, const char *from,
         return -1;
     }
     for (const char *h = cfg->helo; h && *h; h++) {
-        if (!isalnum((unsigned char) *h) && *h != '.' && *h != '-') {
+        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-') {
             s_err(err, errlen, "smtp: helo name must be a DNS name");
             return -1;
         }
@@ -365,8 +364,8 @@ static void s_set_tls(CURL *curl, const mail_out_smtp_config_t *cfg)
         [MAIL_OUT_STARTTLS_OPTIONAL] = CURLUSESSL_TRY,
         [MAIL_OUT_STARTTLS_REQUIRED] = CURLUSESSL_ALL,
     };
-    unsigned mode = (unsigned) cfg->starttls <= MAIL_OUT_STARTTLS_REQUIRED
-                        ? (unsigned) cfg->starttls
+    unsigned mode = (unsigned)cfg->starttls <= MAIL_OUT_STARTTLS_REQUIRED
+                        ? (unsigned)cfg->starttls
                         : MAIL_OUT_STARTTLS_REQUIRED;
     curl_easy_setopt(curl, CURLOPT_USE_SSL, use_ssl[mode]);
     if (cfg->ca_file)
@@ -377,9 +376,9 @@ static void s_set_tls(CURL *curl, const mail_out_smtp_config_t *cfg)
     }
 }
 
-int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from,
-                  const char *const *rcpt, size_t nrcpt, const char *msg, size_t len,
-                  char *reply_out, size_t reply_len, char *err, size_t errlen)
+int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const char *const *rcpt,
+                  size_t nrcpt, const char *msg, size_t len, char *reply_out, size_t reply_len,
+                  char *err, size_t errlen)
 {
     if (reply_out && reply_len)
         reply_out[0] = '\0';
@@ -419,7 +418,7 @@ int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from,
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, s_read_message);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) len);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000L);

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MAIL_OUT_RCPT_MAX 100              /* recipients in one SMTP transaction */
+#define MAIL_OUT_RCPT_MAX 100                   /* recipients in one SMTP transaction */
 #define MAIL_OUT_MESSAGE_MAX (32 * 1024 * 1024) /* bytes in one message */
 
 /* Results of mail_out_smtp(). */
@@ -35,13 +35,13 @@ typedef enum {
 } mail_out_starttls_t;
 
 typedef struct {
-    const char *url;      /* "smtp://relay.example.com:587" or "smtps://...:465" */
-    const char *helo;     /* name announced in EHLO, or NULL for libcurl's default */
+    const char *url;  /* "smtp://relay.example.com:587" or "smtps://...:465" */
+    const char *helo; /* name announced in EHLO, or NULL for libcurl's default */
     mail_out_starttls_t starttls;
     const char *username; /* NULL: no AUTH */
     const char *password;
-    const char *ca_file;  /* CA bundle for the relay's certificate, NULL: system store */
-    bool tls_no_verify;   /* tests only: accept any certificate */
+    const char *ca_file;     /* CA bundle for the relay's certificate, NULL: system store */
+    bool tls_no_verify;      /* tests only: accept any certificate */
     long connect_timeout_ms; /* 0: 10 s */
     long timeout_ms;         /* whole transaction; 0: 60 s */
 } mail_out_smtp_config_t;
@@ -59,8 +59,8 @@ int mail_out_maildir(const char *maildir_root, const char *msg, size_t len, char
  * addr-specs ("a@b.cn").  Returns MAIL_OUT_SENT, MAIL_OUT_PERMANENT or
  * MAIL_OUT_TEMPORARY; reply_out gets the relay's last reply ("250 2.0.0 Ok: queued",
  * "451 4.3.0 try later"), or "" when there was none, and err says what failed. */
-int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from,
-                  const char *const *rcpt, size_t nrcpt, const char *msg, size_t len,
-                  char *reply_out, size_t reply_len, char *err, size_t errlen);
+int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const char *const *rcpt,
+                  size_t nrcpt, const char *msg, size_t len, char *reply_out, size_t reply_len,
+                  char *err, size_t errlen);
 
 #endif

@@ -100,7 +100,7 @@ static void s_expect_load_error(const char *const *files, size_t n, char *err, s
 
 static void test_acceptance_letter_in_chinese_states_ticket_start_and_commitments(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     char *subject, *body, err[256];
@@ -122,14 +122,14 @@ static void test_acceptance_letter_in_chinese_states_ticket_start_and_commitment
 
 static void test_acceptance_letter_in_english_states_ticket_start_and_commitments(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     letter_vars_set(v, "request_subject", "Heat exchanger leak at HDS unit");
     char *subject, *body, err[256];
     assert_int_equal(letter_render(t, "acceptance", "en", v, &subject, &body, err, sizeof(err)), 0);
-    assert_string_equal(subject,
-                        "[CS-2026-000123] Acceptance confirmation / Heat exchanger leak at HDS unit");
+    assert_string_equal(
+        subject, "[CS-2026-000123] Acceptance confirmation / Heat exchanger leak at HDS unit");
     assert_non_null(strstr(body, "Ticket number:   CS-2026-000123"));
     assert_non_null(strstr(body, "Expected start:  2026-03-02 09:00"));
     assert_non_null(strstr(body, "first response within 2 hours"));
@@ -142,7 +142,7 @@ static void test_acceptance_letter_in_english_states_ticket_start_and_commitment
 
 static void test_every_kind_renders_in_both_languages_with_ticket_in_subject(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     const char *kinds[] = {"acceptance", "update", "resolution", "survey_invitation"};
@@ -166,7 +166,7 @@ static void test_every_kind_renders_in_both_languages_with_ticket_in_subject(voi
 
 static void test_resolution_letter_carries_the_service_report(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     char *subject, *body, err[256];
@@ -182,7 +182,7 @@ static void test_resolution_letter_carries_the_service_report(void **state)
 
 static void test_unknown_language_falls_back_to_english_and_zh_reaches_zh_cn(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     assert_string_equal(letter_templates_language(t, "acceptance", "fr"), "en");
     assert_string_equal(letter_templates_language(t, "acceptance", NULL), "en");
@@ -203,7 +203,7 @@ static void test_unknown_language_falls_back_to_english_and_zh_reaches_zh_cn(voi
 
 static void test_render_fails_naming_the_missing_variable(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = letter_vars_new();
     letter_vars_set(v, "ticket_no", TICKET);
@@ -213,7 +213,7 @@ static void test_render_fails_naming_the_missing_variable(void **state)
     letter_vars_set(v, "received_at", "2026-03-02 08:15");
     letter_vars_set(v, "first_response_hours", "2");
     letter_vars_set(v, "resolution_hours", "48");
-    char *subject = (char *) 1, *body = (char *) 1, err[256] = "";
+    char *subject = (char *)1, *body = (char *)1, err[256] = "";
     assert_int_equal(letter_render(t, "acceptance", "zh-CN", v, &subject, &body, err, sizeof(err)),
                      -1);
     assert_null(subject);
@@ -225,13 +225,14 @@ static void test_render_fails_naming_the_missing_variable(void **state)
 
 static void test_blank_value_counts_as_missing_so_no_letter_has_a_gap(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     letter_vars_set(v, "expected_start", "  \t");
     letter_vars_set(v, "resolution_hours", "");
     char *subject, *body, err[256] = "";
-    assert_int_equal(letter_render(t, "acceptance", "en", v, &subject, &body, err, sizeof(err)), -1);
+    assert_int_equal(letter_render(t, "acceptance", "en", v, &subject, &body, err, sizeof(err)),
+                     -1);
     assert_string_equal(err,
                         "acceptance.en.tmpl: missing variables: expected_start, resolution_hours");
     letter_vars_destroy(&v);
@@ -240,15 +241,15 @@ static void test_blank_value_counts_as_missing_so_no_letter_has_a_gap(void **sta
 
 static void test_value_is_pasted_as_text_never_expanded(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     letter_vars_set(v, "request_subject", "{{ticket_no}} {{customer_name}}");
     letter_vars_set(v, "customer_name", "{{resolution_hours}}");
     char *subject, *body, err[256];
     assert_int_equal(letter_render(t, "acceptance", "en", v, &subject, &body, err, sizeof(err)), 0);
-    assert_string_equal(subject,
-                        "[CS-2026-000123] Acceptance confirmation / {{ticket_no}} {{customer_name}}");
+    assert_string_equal(
+        subject, "[CS-2026-000123] Acceptance confirmation / {{ticket_no}} {{customer_name}}");
     assert_non_null(strstr(body, "Dear {{resolution_hours}},"));
     free(subject);
     free(body);
@@ -258,14 +259,14 @@ static void test_value_is_pasted_as_text_never_expanded(void **state)
 
 static void test_line_breaks_in_a_subject_value_become_spaces(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     letter_vars_set(v, "request_subject", "Leak\r\nBcc: victim@example.com\t again");
     char *subject, *body, err[256];
     assert_int_equal(letter_render(t, "update", "en", v, &subject, &body, err, sizeof(err)), 0);
-    assert_string_equal(subject,
-                        "[CS-2026-000123] Update on your request / Leak Bcc: victim@example.com again");
+    assert_string_equal(
+        subject, "[CS-2026-000123] Update on your request / Leak Bcc: victim@example.com again");
     free(subject);
     free(body);
     letter_vars_destroy(&v);
@@ -274,7 +275,7 @@ static void test_line_breaks_in_a_subject_value_become_spaces(void **state)
 
 static void test_render_refuses_unknown_kind_and_invalid_utf8_value(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     char *subject, *body, err[256] = "";
@@ -289,7 +290,7 @@ static void test_render_refuses_unknown_kind_and_invalid_utf8_value(void **state
 
 static void test_vars_refuse_bad_names_and_oversized_values(void **state)
 {
-    (void) state;
+    (void)state;
     letter_vars_t *v = letter_vars_new();
     assert_int_equal(letter_vars_set(v, "Ticket", "x"), -1);
     assert_int_equal(letter_vars_set(v, "", "x"), -1);
@@ -315,7 +316,7 @@ static void test_vars_refuse_bad_names_and_oversized_values(void **state)
 
 static void test_load_fails_on_variable_not_declared_naming_file_and_variable(void **state)
 {
-    (void) state;
+    (void)state;
     const char *files[] = {"notice.zh-CN.tmpl", S_GOOD_ZH, "notice.en.tmpl",
                            "Subject: [{{ticket_no}}] Notice\nRequires: ticket_no\n\n"
                            "Dear {{customer_name}}, ticket {{ticket_no}}\n"};
@@ -327,18 +328,19 @@ static void test_load_fails_on_variable_not_declared_naming_file_and_variable(vo
 
 static void test_load_fails_on_variable_declared_but_never_used(void **state)
 {
-    (void) state;
-    const char *files[] = {"notice.zh-CN.tmpl", S_GOOD_ZH, "notice.en.tmpl",
-                           "Subject: Notice\nRequires: ticket_no, agent_name\n\nTicket {{ticket_no}}\n"};
+    (void)state;
+    const char *files[] = {
+        "notice.zh-CN.tmpl", S_GOOD_ZH, "notice.en.tmpl",
+        "Subject: Notice\nRequires: ticket_no, agent_name\n\nTicket {{ticket_no}}\n"};
     char err[512];
     s_expect_load_error(files, 4, err, sizeof(err));
-    assert_string_equal(err,
-                        "notice.en.tmpl: variable 'agent_name' is declared in Requires but never used");
+    assert_string_equal(
+        err, "notice.en.tmpl: variable 'agent_name' is declared in Requires but never used");
 }
 
 static void test_load_fails_when_a_kind_lacks_a_language(void **state)
 {
-    (void) state;
+    (void)state;
     const char *files[] = {"notice.en.tmpl", S_GOOD_EN};
     char err[512];
     s_expect_load_error(files, 2, err, sizeof(err));
@@ -348,7 +350,7 @@ static void test_load_fails_when_a_kind_lacks_a_language(void **state)
 
 static void test_load_fails_when_languages_require_different_variables(void **state)
 {
-    (void) state;
+    (void)state;
     const char *files[] = {"notice.en.tmpl", S_GOOD_EN, "notice.zh-CN.tmpl",
                            "Subject: [{{ticket_no}}] 通知\nRequires: ticket_no, agent_name\n\n"
                            "{{agent_name}} {{ticket_no}}\n"};
@@ -360,7 +362,7 @@ static void test_load_fails_when_languages_require_different_variables(void **st
 
 static void test_load_fails_on_malformed_template_files(void **state)
 {
-    (void) state;
+    (void)state;
     char err[512];
     const char *unclosed[] = {"notice.zh-CN.tmpl", S_GOOD_ZH, "notice.en.tmpl",
                               "Subject: x\nRequires: ticket_no\n\nline\n{{ticket_no}\n"};
@@ -392,7 +394,7 @@ static void test_load_fails_on_malformed_template_files(void **state)
 
 static void test_crlf_template_loads_and_renders_with_lf(void **state)
 {
-    (void) state;
+    (void)state;
     const char *files[] = {"notice.zh-CN.tmpl", S_GOOD_ZH, "notice.en.tmpl",
                            "# comment\r\nSubject: [{{ticket_no}}] Notice\r\nRequires: ticket_no\r\n"
                            "\r\nTicket {{ ticket_no }}\r\nend\r\n"};
@@ -463,7 +465,7 @@ static letter_msg_t s_sample_msg(void)
 
 static void test_composed_letter_parses_back_to_the_same_chinese_subject_and_body(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
     size_t len = 0;
     char err[256] = "";
@@ -514,10 +516,10 @@ static guchar *s_q_decode(const char *q, gsize *len)
         if (*c == '_')
             out[n++] = ' ';
         else if (*c == '=' && sscanf(c + 1, "%2x", &byte) == 1) {
-            out[n++] = (guchar) byte;
+            out[n++] = (guchar)byte;
             c += 2;
         } else
-            out[n++] = (guchar) *c;
+            out[n++] = (guchar)*c;
     }
     *len = n;
     return out;
@@ -535,23 +537,24 @@ static void s_check_header_block(const char *raw, size_t len)
     const char *line = raw;
     while (line <= end) {
         const char *eol = strstr(line, "\r\n");
-        size_t n = (size_t) (eol - line);
+        size_t n = (size_t)(eol - line);
         if (n >= 78)
-            fail_msg("header line of %zu characters: %.*s", n, (int) n, line);
+            fail_msg("header line of %zu characters: %.*s", n, (int)n, line);
         const char *p = line;
         while ((p = strstr(p, "=?")) && p < eol) {
             const char *q = strstr(p + 2, "?=");
             assert_non_null(q);
             assert_true(q < eol);
-            size_t wl = (size_t) (q + 2 - p);
+            size_t wl = (size_t)(q + 2 - p);
             if (wl > 75)
                 fail_msg("encoded-word of %zu characters", wl);
             assert_true(memcmp(p, "=?UTF-8?B?", 10) == 0 || memcmp(p, "=?UTF-8?Q?", 10) == 0);
             char *payload = strndup(p + 10, wl - 12);
             gsize dl = 0;
-            guchar *decoded = p[8] == 'B' ? g_base64_decode(payload, &dl) : s_q_decode(payload, &dl);
-            if (!g_utf8_validate((const char *) decoded, (gssize) dl, NULL))
-                fail_msg("encoded-word splits a UTF-8 character: %.*s", (int) wl, p);
+            guchar *decoded =
+                p[8] == 'B' ? g_base64_decode(payload, &dl) : s_q_decode(payload, &dl);
+            if (!g_utf8_validate((const char *)decoded, (gssize)dl, NULL))
+                fail_msg("encoded-word splits a UTF-8 character: %.*s", (int)wl, p);
             g_free(decoded);
             free(payload);
             p = q + 2;
@@ -562,11 +565,13 @@ static void s_check_header_block(const char *raw, size_t len)
 
 static void test_long_headers_fold_under_78_and_encoded_words_keep_characters_whole(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
-    m.subject = "[CS-2026-000123] 受理确认函 / 中国石化某炼油厂二号常减压蒸馏装置加热炉炉管结焦导致出口温度"
-                "波动以及相关仪表联锁频繁误动作的综合排查与处理申请 (urgent, level 1) 🔥 emoji";
-    m.from.display_name = "中国石油化工股份有限公司某某分公司客户服务中心华东区域运营部值班工程师组";
+    m.subject =
+        "[CS-2026-000123] 受理确认函 / 中国石化某炼油厂二号常减压蒸馏装置加热炉炉管结焦导致出口温度"
+        "波动以及相关仪表联锁频繁误动作的综合排查与处理申请 (urgent, level 1) 🔥 emoji";
+    m.from.display_name =
+        "中国石油化工股份有限公司某某分公司客户服务中心华东区域运营部值班工程师组";
     m.references = "<a1.0000000000000000@mail.example.cn> <b2.1111111111111111@mail.example.cn> "
                    "<c3.2222222222222222@mail.example.cn>";
     m.in_reply_to = "<c3.2222222222222222@mail.example.cn>";
@@ -581,8 +586,8 @@ static void test_long_headers_fold_under_78_and_encoded_words_keep_characters_wh
     assert_string_equal(internet_address_get_name(f), m.from.display_name);
     assert_string_equal(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"),
                         "<c3.2222222222222222@mail.example.cn>");
-    GMimeReferences *refs = g_mime_references_parse(
-        NULL, g_mime_object_get_header(GMIME_OBJECT(msg), "References"));
+    GMimeReferences *refs =
+        g_mime_references_parse(NULL, g_mime_object_get_header(GMIME_OBJECT(msg), "References"));
     assert_int_equal(g_mime_references_length(refs), 3);
     assert_string_equal(g_mime_references_get_message_id(refs, 2),
                         "c3.2222222222222222@mail.example.cn");
@@ -593,7 +598,7 @@ static void test_long_headers_fold_under_78_and_encoded_words_keep_characters_wh
 
 static void test_ascii_subject_stays_readable_and_folds_at_spaces(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
     m.subject = "[CS-2026-000123] Acceptance confirmation / Heat exchanger leak at the "
                 "hydrodesulfurisation unit, train B, during the spring turnaround";
@@ -606,7 +611,7 @@ static void test_ascii_subject_stays_readable_and_folds_at_spaces(void **state)
     assert_non_null(subject);
     const char *next_field = strstr(subject + 2, "\r\nMessage-ID:");
     assert_non_null(next_field);
-    assert_null(memmem(subject, (size_t) (next_field - subject), "=?", 2));
+    assert_null(memmem(subject, (size_t)(next_field - subject), "=?", 2));
     GMimeMessage *msg = s_parse(raw, len);
     assert_string_equal(g_mime_message_get_subject(msg), m.subject);
     g_object_unref(msg);
@@ -617,9 +622,10 @@ static void test_ascii_subject_stays_readable_and_folds_at_spaces(void **state)
  * end without padding, which GMime-style decoders would truncate. */
 static void test_ascii_glued_to_chinese_survives_decoders_that_join_encoded_words(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
-    m.subject = "Q3季度加氢装置换热器泄漏检修以及二号常减压蒸馏装置加热炉炉管结焦处理申请和后续跟踪";
+    m.subject =
+        "Q3季度加氢装置换热器泄漏检修以及二号常减压蒸馏装置加热炉炉管结焦处理申请和后续跟踪";
     m.to.display_name = "A中国石油化工股份有限公司华东分公司客户服务中心值班工程师组";
     size_t len;
     char err[256];
@@ -636,7 +642,7 @@ static void test_ascii_glued_to_chinese_survives_decoders_that_join_encoded_word
 
 static void test_display_names_with_specials_are_quoted_and_read_back(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
     m.to.display_name = "Wei, Li \"Sinochem\"";
     m.from.display_name = "petrocs Service Desk";
@@ -644,7 +650,8 @@ static void test_display_names_with_specials_are_quoted_and_read_back(void **sta
     char err[256];
     char *raw = letter_compose_rfc5322(&m, &len, err, sizeof(err));
     assert_non_null(raw);
-    assert_non_null(strstr(raw, "\r\nTo: \"Wei, Li \\\"Sinochem\\\"\" <li.wei@sinochem-customer.example.cn>\r\n"));
+    assert_non_null(strstr(
+        raw, "\r\nTo: \"Wei, Li \\\"Sinochem\\\"\" <li.wei@sinochem-customer.example.cn>\r\n"));
     assert_non_null(strstr(raw, "\r\nFrom: petrocs Service Desk <service@petrocs.example>\r\n"));
     GMimeMessage *msg = s_parse(raw, len);
     InternetAddress *t = internet_address_list_get_address(g_mime_message_get_to(msg), 0);
@@ -655,7 +662,7 @@ static void test_display_names_with_specials_are_quoted_and_read_back(void **sta
 
 static void test_html_body_makes_a_multipart_alternative(void **state)
 {
-    (void) state;
+    (void)state;
     letter_msg_t m = s_sample_msg();
     m.html_body = "<p>尊敬的李伟：</p>\n<p>您的工单 <b>CS-2026-000123</b> 已受理。</p>\n";
     m.auto_submitted = false;
@@ -673,7 +680,8 @@ static void test_html_body_makes_a_multipart_alternative(void **state)
     assert_int_equal(g_mime_multipart_get_count(mp), 2);
     GMimeObject *plain = g_mime_multipart_get_part(mp, 0);
     GMimeObject *html = g_mime_multipart_get_part(mp, 1);
-    assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(plain), "text", "plain"));
+    assert_true(
+        g_mime_content_type_is_type(g_mime_object_get_content_type(plain), "text", "plain"));
     assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(html), "text", "html"));
     char *text = s_part_text(plain);
     assert_string_equal(text, m.text_body);
@@ -687,7 +695,7 @@ static void test_html_body_makes_a_multipart_alternative(void **state)
 
 static void test_compose_refuses_header_injection_and_malformed_fields(void **state)
 {
-    (void) state;
+    (void)state;
     char err[256];
     size_t len;
     letter_msg_t m = s_sample_msg();
@@ -728,14 +736,15 @@ static void test_compose_refuses_header_injection_and_malformed_fields(void **st
 
 static void test_message_id_names_ticket_and_is_unique(void **state)
 {
-    (void) state;
+    (void)state;
     char err[256];
     char *a = letter_message_id_new(TICKET, "notify.petrocs.example", err, sizeof(err));
     char *b = letter_message_id_new(TICKET, "notify.petrocs.example", err, sizeof(err));
     assert_non_null(a);
     assert_non_null(b);
     assert_string_not_equal(a, b);
-    assert_int_equal(strlen(a), strlen("<CS-2026-000123.>") + 32 + strlen("@notify.petrocs.example"));
+    assert_int_equal(strlen(a),
+                     strlen("<CS-2026-000123.>") + 32 + strlen("@notify.petrocs.example"));
     assert_memory_equal(a, "<CS-2026-000123.", 16);
     assert_string_equal(a + 16 + 32, "@notify.petrocs.example>");
     char *k = letter_message_id_new("survey_invitation", "petrocs.example", err, sizeof(err));
@@ -756,7 +765,7 @@ static void test_message_id_names_ticket_and_is_unique(void **state)
 
 static void test_rendered_acceptance_letter_composes_and_reads_back(void **state)
 {
-    (void) state;
+    (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
     char *subject, *body, err[256];
@@ -790,17 +799,38 @@ static void test_rendered_acceptance_letter_composes_and_reads_back(void **state
 static void s_random_text(char *out, size_t max, unsigned *seed)
 {
     static const char *const pieces[] = {
-        "CS-2026-000123", "Leak", "at", "unit", "B,", "\"quoted\"", "(urgent)", "a<b>", "x@y",
-        "受理", "确认函", "加氢装置", "换热器泄漏", "，", "。", "🔥", "😀", "=?UTF-8?B?eA==?=", "?=",
+        "CS-2026-000123",
+        "Leak",
+        "at",
+        "unit",
+        "B,",
+        "\"quoted\"",
+        "(urgent)",
+        "a<b>",
+        "x@y",
+        "受理",
+        "确认函",
+        "加氢装置",
+        "换热器泄漏",
+        "，",
+        "。",
+        "🔥",
+        "😀",
+        "=?UTF-8?B?eA==?=",
+        "?=",
         "hydrodesulfurisation-unit-heat-exchanger-train-b-spring-turnaround-2026-q2-extra",
-        "中国石油化工股份有限公司华东分公司客户服务中心值班工程师组", "Ä", "ñ", "-", "/"};
-    size_t n = 0, words = 1 + (size_t) (rand_r(seed) % 18);
+        "中国石油化工股份有限公司华东分公司客户服务中心值班工程师组",
+        "Ä",
+        "ñ",
+        "-",
+        "/"};
+    size_t n = 0, words = 1 + (size_t)(rand_r(seed) % 18);
     out[0] = '\0';
     for (size_t i = 0; i < words; i++) {
-        const char *w = pieces[(size_t) rand_r(seed) % (sizeof(pieces) / sizeof(*pieces))];
+        const char *w = pieces[(size_t)rand_r(seed) % (sizeof(pieces) / sizeof(*pieces))];
         if (n + strlen(w) + 2 >= max)
             break;
-        n += (size_t) sprintf(out + n, "%s%s", n ? " " : "", w);
+        n += (size_t)sprintf(out + n, "%s%s", n ? " " : "", w);
     }
 }
 
@@ -819,7 +849,7 @@ static char *s_unfold(const char *s)
 
 static void test_any_subject_and_display_name_round_trip_within_line_limits(void **state)
 {
-    (void) state;
+    (void)state;
     unsigned seed = 20260302;
     for (int i = 0; i < 400; i++) {
         char subject[600], name[200];

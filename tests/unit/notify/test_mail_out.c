@@ -110,9 +110,9 @@ static s_sink_t *s_sink_start(const char *auth)
         close(out[0]);
         if (auth)
             execlp("python3", "python3", SMTP_SINK_PATH, "--spool", sink->spool, "--auth", auth,
-                   (char *) NULL);
+                   (char *)NULL);
         else
-            execlp("python3", "python3", SMTP_SINK_PATH, "--spool", sink->spool, (char *) NULL);
+            execlp("python3", "python3", SMTP_SINK_PATH, "--spool", sink->spool, (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -175,21 +175,20 @@ static int s_send_to(s_sink_t *sink, const char *rcpt, char *reply, size_t reply
     char url[64];
     mail_out_smtp_config_t cfg = s_config(sink->port, url, sizeof(url));
     const char *rcpts[] = {rcpt};
-    return mail_out_smtp(&cfg, "service@petrocs.example", rcpts, 1, LETTER, strlen(LETTER),
-                         reply, reply_len, err, errlen);
+    return mail_out_smtp(&cfg, "service@petrocs.example", rcpts, 1, LETTER, strlen(LETTER), reply,
+                         reply_len, err, errlen);
 }
 
 /* ---- maildir ------------------------------------------------------------------------ */
 
 static void test_maildir_delivery_lands_in_new_and_leaves_nothing_in_tmp(void **state)
 {
-    (void) state;
+    (void)state;
     char *root = s_tempdir();
     char maildir[600], path[1024], err[256] = "";
     snprintf(maildir, sizeof(maildir), "%s/outbound", root);
-    assert_int_equal(mail_out_maildir(maildir, LETTER, strlen(LETTER), path, sizeof(path), err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        mail_out_maildir(maildir, LETTER, strlen(LETTER), path, sizeof(path), err, sizeof(err)), 0);
     char new_dir[700], tmp_dir[700], cur_dir[700];
     snprintf(new_dir, sizeof(new_dir), "%s/new", maildir);
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", maildir);
@@ -211,12 +210,12 @@ static void test_maildir_delivery_lands_in_new_and_leaves_nothing_in_tmp(void **
 
 static void test_maildir_gives_every_letter_its_own_file(void **state)
 {
-    (void) state;
+    (void)state;
     char *root = s_tempdir();
     char path_a[1024], path_b[1024], err[256];
     for (int i = 0; i < 50; i++)
-        assert_int_equal(mail_out_maildir(root, LETTER, strlen(LETTER), path_a, sizeof(path_a),
-                                          err, sizeof(err)),
+        assert_int_equal(mail_out_maildir(root, LETTER, strlen(LETTER), path_a, sizeof(path_a), err,
+                                          sizeof(err)),
                          0);
     assert_int_equal(mail_out_maildir(root, "x", 1, path_b, sizeof(path_b), err, sizeof(err)), 0);
     assert_string_not_equal(path_a, path_b);
@@ -228,7 +227,7 @@ static void test_maildir_gives_every_letter_its_own_file(void **state)
 
 static void test_maildir_refuses_empty_message_and_unusable_directory(void **state)
 {
-    (void) state;
+    (void)state;
     char *root = s_tempdir();
     char path[1024], err[256] = "";
     assert_int_equal(mail_out_maildir(root, LETTER, 0, path, sizeof(path), err, sizeof(err)), -1);
@@ -238,15 +237,13 @@ static void test_maildir_refuses_empty_message_and_unusable_directory(void **sta
     snprintf(file, sizeof(file), "%s/plainfile", root);
     FILE *f = fopen(file, "w");
     fclose(f);
-    assert_int_equal(mail_out_maildir(file, LETTER, strlen(LETTER), path, sizeof(path), err,
-                                      sizeof(err)),
-                     -1);
+    assert_int_equal(
+        mail_out_maildir(file, LETTER, strlen(LETTER), path, sizeof(path), err, sizeof(err)), -1);
     assert_non_null(strstr(err, "maildir: cannot create directory"));
 
     char small[8];
-    assert_int_equal(mail_out_maildir(root, LETTER, strlen(LETTER), small, sizeof(small), err,
-                                      sizeof(err)),
-                     -1);
+    assert_int_equal(
+        mail_out_maildir(root, LETTER, strlen(LETTER), small, sizeof(small), err, sizeof(err)), -1);
     assert_non_null(strstr(err, "path buffer too small"));
     s_remove_dir(root);
 }
@@ -299,8 +296,7 @@ static void test_smtp_451_is_temporary_so_the_letter_is_retried(void **state)
     s_sink_t *sink = *state;
     char reply[256], err[256] = "";
     size_t before = s_count_files(sink->spool, ".eml");
-    assert_int_equal(s_send_to(sink, "tempfail@example.cn", reply, sizeof(reply), err,
-                               sizeof(err)),
+    assert_int_equal(s_send_to(sink, "tempfail@example.cn", reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_TEMPORARY);
     assert_string_equal(reply, "451 4.3.0 Mailbox temporarily unavailable, try again later");
     assert_non_null(strstr(err, "451 4.3.0"));
@@ -320,25 +316,23 @@ static void test_smtp_reply_after_data_decides_the_same_way(void **state)
 {
     s_sink_t *sink = *state;
     char reply[256], err[256] = "";
-    assert_int_equal(s_send_to(sink, "datafail@example.cn", reply, sizeof(reply), err,
-                               sizeof(err)),
+    assert_int_equal(s_send_to(sink, "datafail@example.cn", reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_PERMANENT);
     assert_string_equal(reply, "554 5.6.0 Message content rejected");
-    assert_int_equal(s_send_to(sink, "datatemp@example.cn", reply, sizeof(reply), err,
-                               sizeof(err)),
+    assert_int_equal(s_send_to(sink, "datatemp@example.cn", reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_TEMPORARY);
     assert_string_equal(reply, "452 4.3.1 Insufficient system storage");
 }
 
 static void test_smtp_connection_refused_is_temporary(void **state)
 {
-    (void) state;
+    (void)state;
     /* a port that was free a moment ago: bind, read the number, close */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &alen), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     close(fd);
     char url[64], reply[256] = "x", err[256] = "";
     mail_out_smtp_config_t cfg = s_config(ntohs(a.sin_port), url, sizeof(url));
@@ -352,14 +346,14 @@ static void test_smtp_connection_refused_is_temporary(void **state)
 
 static void test_smtp_silent_relay_times_out_as_temporary(void **state)
 {
-    (void) state;
+    (void)state;
     /* listens (the kernel completes the handshake) but never says 220 */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &alen), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     char url[64], reply[256], err[256] = "";
     mail_out_smtp_config_t cfg = s_config(ntohs(a.sin_port), url, sizeof(url));
     cfg.timeout_ms = 500;
@@ -394,8 +388,8 @@ static void test_smtp_refuses_envelope_injection_and_bad_config_without_connecti
     char url[64], reply[256], err[256] = "";
     mail_out_smtp_config_t cfg = s_config(sink->port, url, sizeof(url));
     const char *evil[] = {"li.wei@example.cn>\r\nRCPT TO:<victim@example.com"};
-    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", evil, 1, LETTER,
-                                   strlen(LETTER), reply, sizeof(reply), err, sizeof(err)),
+    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", evil, 1, LETTER, strlen(LETTER),
+                                   reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_PERMANENT);
     assert_string_equal(err, "smtp: recipient 1 is missing or malformed");
     const char *ok[] = {"li.wei@example.cn"};
@@ -403,19 +397,19 @@ static void test_smtp_refuses_envelope_injection_and_bad_config_without_connecti
                                    strlen(LETTER), reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_PERMANENT);
     assert_string_equal(err, "smtp: envelope sender is missing or malformed");
-    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", ok, 0, LETTER,
-                                   strlen(LETTER), reply, sizeof(reply), err, sizeof(err)),
+    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", ok, 0, LETTER, strlen(LETTER),
+                                   reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_PERMANENT);
     cfg.url = "http://127.0.0.1/";
-    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", ok, 1, LETTER,
-                                   strlen(LETTER), reply, sizeof(reply), err, sizeof(err)),
+    assert_int_equal(mail_out_smtp(&cfg, "service@petrocs.example", ok, 1, LETTER, strlen(LETTER),
+                                   reply, sizeof(reply), err, sizeof(err)),
                      MAIL_OUT_PERMANENT);
     assert_string_equal(err, "smtp: relay url must start with smtp:// or smtps://");
 }
 
 static void test_smtp_auth_accepts_right_password_and_refusal_is_permanent(void **state)
 {
-    (void) state;
+    (void)state;
     s_sink_t *sink = s_sink_start("notify:s3cret");
     char url[64], reply[256], err[256] = "";
     mail_out_smtp_config_t cfg = s_config(sink->port, url, sizeof(url));
@@ -462,7 +456,7 @@ int main(void)
         cmocka_unit_test(test_smtp_auth_accepts_right_password_and_refusal_is_permanent),
     };
     int failed = cmocka_run_group_tests_name("notify/mail_out maildir", maildir, NULL, NULL);
-    failed += cmocka_run_group_tests_name("notify/mail_out smtp", smtp, s_group_setup,
-                                          s_group_teardown);
+    failed +=
+        cmocka_run_group_tests_name("notify/mail_out smtp", smtp, s_group_setup, s_group_teardown);
     return failed;
 }
