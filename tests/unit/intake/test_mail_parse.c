@@ -24,7 +24,14 @@
 #ifndef MAIL_TEST_DIR
 #define MAIL_TEST_DIR "tests/unit/intake/mail"
 #endif
-#define CORPUS_DIR "/work/shared/data/mail-corpus"
+/* The shared corpus sits beside the repository (../shared/data, run from the
+   repository root) or where CS_MAIL_CORPUS says; tests skip when it is absent. */
+static const char *s_corpus_dir(void)
+{
+    const char *d = getenv("CS_MAIL_CORPUS");
+    return d && *d ? d : "../shared/data/mail-corpus";
+}
+#define CORPUS_DIR s_corpus_dir()
 
 /* ---------------------------------------------------------------------------- helpers */
 

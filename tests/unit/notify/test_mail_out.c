@@ -26,7 +26,7 @@
 #include "../../../services/notify/mail_out.h"
 
 #ifndef SMTP_SINK_PATH
-#error "build with -DSMTP_SINK_PATH=\"path/to/tests/unit/notify/smtp_sink.py\""
+#define SMTP_SINK_PATH "tests/unit/notify/smtp_sink.py" /* run from the repository root */
 #endif
 
 static const char LETTER[] = "From: service@petrocs.example\r\n"
