@@ -1140,6 +1140,18 @@ the companies, people and request texts) and run
 
 All companies, people, mail domains (`*.example`) and phone numbers are invented.
 
+## Running it
+
+With the system running (`make run`), `tools/demo` waits for every service's `/readyz`, sends
+every `mail/*.eml` to intake's SMTP port 2525 in file-name order (envelope sender = the `From`
+address, or `<>` for a bounce; recipients = the `To` addresses), posts every web request to
+`POST /v1/requests`, waits for dispatch to see every ticket, then plays agents and customers
+(respond, resolve, close, answer surveys, accept and close complaints) and prints what each
+service reports. `--no-actions` stops after intake; `--corpus DIR` also sends every `*.eml`
+under DIR; `-v` prints every SMTP/HTTP answer. Exit status 0 = all answered, 1 = a service
+failed or a demo mail was refused, 2 = not ready. Run against a database that already saw the
+demo, the mails come back as duplicates, and the driver says so.
+
 ## Contents
 
 - `mail/NNN-<kind>-<lang>-<charset>.eml` — {n_mail} raw RFC 5322 messages with CRLF line ends,
