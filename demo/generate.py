@@ -761,7 +761,7 @@ def plan_requests(rng, people, n):
     end = dt.datetime(2026, 12, 18, 23, 0, tzinfo=TZ)
     langs = ["zh-CN"] * 62 + ["zh-TW"] * 12 + ["en"] * (n - 74)
     rng.shuffle(langs)
-    mails, att_idx = [], 0
+    mails, att_idx, rare = [], 0, 0
     for i, lang in enumerate(langs):
         sc = next_sc(lang)
         ck = pick_company(rng, sc)
@@ -774,7 +774,8 @@ def plan_requests(rng, people, n):
             who["email"] = "%s%s@%s" % (dict(S.SURNAMES_HANS).get(who["name"][0], "x"), gp, who["email"].split("@")[1])
         elif lang == "zh-CN" and i % 13 == 5:  # a name only GB18030 can carry
             style = ("qqmail", "oe-gb18030")[i % 2]
-            gn, gp = rng.choice(S.GIVEN_GB18030_ONLY)
+            gn, gp = S.GIVEN_GB18030_ONLY[rare % len(S.GIVEN_GB18030_ONLY)]  # use each in turn
+            rare += 1
             who["name"] = who["name"][0] + gn
             who["email"] = "%s%s@%s" % (dict(S.SURNAMES_HANS).get(who["name"][0], "x"), gp, who["email"].split("@")[1])
         if style == "qqmail":
@@ -1188,8 +1189,9 @@ New service requests: {expected} (replies, auto-replies, bounces and duplicates 
 
 {mis} message(s) declare `gb2312` but contain GBK-only characters (names with 喆, 镕, 堃),
 the way Foxmail and older Outlook send them; a reader that decodes strictly as GB2312 loses
-those characters. The `gb18030` / `GB18030` messages include names with 䶮, which only
-GB18030 (four-byte sequence) can carry. `big5` messages come from Taiwan / Hong Kong customers
+those characters. Some `gb18030` / `GB18030` messages include names with 䶮 (GB18030
+two-byte FE 9F, absent from GBK) or 㛃 (a GB18030 four-byte sequence): only GB18030 or UTF-8
+carries them, a GBK decoder does not. `big5` messages come from Taiwan / Hong Kong customers
 in traditional Chinese.
 
 ## Mail, by language (requests and replies)
@@ -1266,6 +1268,7 @@ def validate(maildir, webfile):
         if any(len(l) > 998 for l in raw.split(b"\r\n")):
             problems.append("%s: line longer than 998 octets" % name)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
+        has_attachment = False
         if msg.defects:
             problems.append("%s: defects %s" % (name, msg.defects))
         for p in msg.walk():
@@ -1289,9 +1292,10 @@ def validate(maildir, webfile):
                     if not any(b > 127 for b in data):
                         problems.append("%s: %s part has no non-ASCII bytes" % (name, cs))
             if p.is_attachment():
-                attachments += 1
+                has_attachment = True
                 if not p.get_filename():
                     problems.append("%s: attachment without a file name" % name)
+        attachments += has_attachment  # mails with at least one attachment
         str(msg["subject"])  # decoding must not raise
         if kind == "req" or kind == "reply":
             msgids[msg["message-id"]] += 1

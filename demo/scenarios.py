@@ -60,8 +60,9 @@ GIVEN_HANS = [("建国", "jianguo"), ("海涛", "haitao"), ("丽娟", "lijuan"),
 # (declared gb2312, bytes are GBK, as Foxmail and old Outlook really send them).
 GIVEN_GBK_ONLY = [("喆", "zhe"), ("镕", "rong"), ("堃", "kun"), ("一喆", "yizhe"),
                   ("镕生", "rongsheng"), ("子堃", "zikun"), ("浩喆", "haozhe")]
-# Given names with a character outside GBK (four-byte GB18030 sequence).
-GIVEN_GB18030_ONLY = [("䶮", "yan"), ("子䶮", "ziyan")]
+# Given names with a character outside GBK: 䶮 (GB18030 two-byte FE9F) and 㛃 (GB18030
+# four-byte sequence 82 30 B7 31); only GB18030 or UTF-8 can carry them.
+GIVEN_GB18030_ONLY = [("䶮", "yan"), ("㛃", "jie"), ("子䶮", "ziyan"), ("晓㛃", "xiaojie")]
 SURNAMES_HANT = [("陳", "chen"), ("林", "lin"), ("黃", "huang"), ("張", "chang"), ("李", "lee"),
                  ("王", "wang"), ("吳", "wu"), ("劉", "liu"), ("蔡", "tsai"), ("楊", "yang"),
                  ("許", "hsu"), ("鄭", "cheng"), ("謝", "hsieh"), ("郭", "kuo"), ("曾", "tseng"),
