@@ -42,14 +42,14 @@ static void s_notifications(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;
     }
-    static const char *const names[] = {"id",         "kind",   "recipient",  "language",
-                                        "status",     "reason", "attempts",   "next_attempt_at",
+    static const char *const names[] = {"id",         "kind",       "recipient",  "language",
+                                        "status",     "reason",     "attempts",   "next_attempt_at",
                                         "message_id", "smtp_reply", "created_at", "sent_at"};
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(r) && i < API_ROWS_MAX; i++) {
         json_t *row = json_object();
         for (int c = 0; c < (int)(sizeof(names) / sizeof(*names)); c++) {
-            json_t *v = c == 6                ? json_integer(cs_db_get_i64(r, i, c))
+            json_t *v = c == 6                 ? json_integer(cs_db_get_i64(r, i, c))
                         : PQgetisnull(r, i, c) ? json_null()
                                                : json_string(PQgetvalue(r, i, c));
             json_object_set_new(row, names[c], v ? v : json_null());

@@ -104,8 +104,20 @@ int64_t delivery_backoff_s(const delivery_config_t *cfg, int64_t attempts)
 /* ---- one notification --------------------------------------------------------------- */
 
 /* The row as the SELECT below returns it. */
-enum { C_ID, C_EVENT, C_KIND, C_RCPT, C_NAME, C_NUMBER, C_LANG, C_AUTO, C_VARS, C_REPLY_TO,
-       C_MSGID, C_ATTEMPTS };
+enum {
+    C_ID,
+    C_EVENT,
+    C_KIND,
+    C_RCPT,
+    C_NAME,
+    C_NUMBER,
+    C_LANG,
+    C_AUTO,
+    C_VARS,
+    C_REPLY_TO,
+    C_MSGID,
+    C_ATTEMPTS
+};
 
 typedef struct {
     const char *status; /* sent, deferred, failed */
@@ -153,8 +165,7 @@ static char *s_compose(delivery_t *self, const PGresult *r, size_t *len, s_outco
     const char *reply_to = cs_db_get(r, 0, C_REPLY_TO);
     letter_msg_t m = {
         .from = {self->cfg->from_addr, self->cfg->from_name[0] ? self->cfg->from_name : NULL},
-        .to = {cs_db_get(r, 0, C_RCPT),
-               *cs_db_get(r, 0, C_NAME) ? cs_db_get(r, 0, C_NAME) : NULL},
+        .to = {cs_db_get(r, 0, C_RCPT), *cs_db_get(r, 0, C_NAME) ? cs_db_get(r, 0, C_NAME) : NULL},
         .subject = subject,
         .text_body = body,
         .message_id = cs_db_get(r, 0, C_MSGID),
@@ -193,8 +204,9 @@ static void s_send(delivery_t *self, const PGresult *r, const char *msg, size_t 
         const char *rcpt[] = {cs_db_get(r, 0, C_RCPT)};
         int rc = mail_out_smtp(&self->cfg->smtp, self->cfg->from_addr, rcpt, 1, msg, len,
                                out->reply, sizeof(out->reply), err, sizeof(err));
-        out->status = rc == MAIL_OUT_SENT ? "sent" : rc == MAIL_OUT_PERMANENT ? "failed"
-                                                                               : "deferred";
+        out->status = rc == MAIL_OUT_SENT        ? "sent"
+                      : rc == MAIL_OUT_PERMANENT ? "failed"
+                                                 : "deferred";
     }
     snprintf(out->detail, sizeof(out->detail), "%s", err);
 }
@@ -209,7 +221,7 @@ static int s_record(delivery_t *self, cs_db_t *db, const PGresult *r, s_outcome_
     cs_db_i64(attempts_s, attempts);
     cs_db_i64(wait_s, delivery_backoff_s(self->cfg, attempts));
     const char *p[] = {cs_db_get(r, 0, C_ID), out->status, attempts_s, wait_s,
-                       out->detail,          out->reply,  out->path};
+                       out->detail,           out->reply,  out->path};
     if (cs_db_cmd(db,
                   "UPDATE notifications SET status = $2, attempts = $3,"
                   " next_attempt_at = CASE WHEN $2 = 'deferred'"
@@ -230,24 +242,22 @@ static int s_record(delivery_t *self, cs_db_t *db, const PGresult *r, s_outcome_
     ev.status = (char *)out->status;
     ev.detail = strcmp(out->status, "sent") == 0 ? out->reply : out->detail;
     ev.message_id = (char *)cs_db_get(r, 0, C_MSGID);
-    return outbound_emit(db,
-                         strcmp(out->status, "sent") == 0 ? "notification.sent"
-                                                          : "notification.failed",
-                         &ev);
+    return outbound_emit(
+        db, strcmp(out->status, "sent") == 0 ? "notification.sent" : "notification.failed", &ev);
 }
 
 int delivery_next(delivery_t *self, cs_db_t *db)
 {
     if (cs_db_begin(db) < 0)
         return -1;
-    PGresult *r = cs_db_exec(
-        db,
-        "SELECT id, source_event_id, kind, recipient, recipient_name, ticket_number,"
-        " language, automatic, vars::text, in_reply_to, message_id, attempts"
-        " FROM notifications"
-        " WHERE status IN ('queued', 'deferred') AND next_attempt_at <= now()"
-        " ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-        0, NULL);
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT id, source_event_id, kind, recipient, recipient_name, ticket_number,"
+                   " language, automatic, vars::text, in_reply_to, message_id, attempts"
+                   " FROM notifications"
+                   " WHERE status IN ('queued', 'deferred') AND next_attempt_at <= now()"
+                   " ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                   0, NULL);
     if (!r)
         goto out_rollback;
     if (PQntuples(r) == 0) {
@@ -271,10 +281,11 @@ int delivery_next(delivery_t *self, cs_db_t *db)
     if (strcmp(out.status, "sent") == 0)
         cs_info("notify: %s for ticket %s sent (notification %s)", cs_db_get(r, 0, C_KIND),
                 cs_db_get(r, 0, C_NUMBER), cs_db_get(r, 0, C_ID));
-    else
-        cs_warn("notify: %s for ticket %s %s (notification %s): %s %s",
+    else /* the reply code only: relays echo addresses in their texts */
+        cs_warn("notify: %s for ticket %s %s after attempt %lld (notification %s): reply %.9s",
                 cs_db_get(r, 0, C_KIND), cs_db_get(r, 0, C_NUMBER), out.status,
-                cs_db_get(r, 0, C_ID), out.detail, out.reply);
+                (long long)cs_db_get_i64(r, 0, C_ATTEMPTS) + 1, cs_db_get(r, 0, C_ID),
+                out.reply[0] ? out.reply : "none");
     PQclear(r);
     if (self->svc)
         cs_service_kick(self->svc);

@@ -44,9 +44,9 @@ typedef struct {
     const char *smtp_url; /* CS_NOTIFY_SMTP_URL or NULL */
     char from_name[256];  /* parsed from CS_NOTIFY_FROM */
     char from_addr[255];
-    int64_t max_attempts; /* CS_NOTIFY_MAX_ATTEMPTS, default 8 */
-    int64_t retry_base_s; /* CS_NOTIFY_RETRY_BASE_S, default 60 */
-    int64_t retry_max_s;  /* CS_NOTIFY_RETRY_MAX_S, default 21600 (6 h) */
+    int64_t max_attempts;        /* CS_NOTIFY_MAX_ATTEMPTS, default 8 */
+    int64_t retry_base_s;        /* CS_NOTIFY_RETRY_BASE_S, default 60 */
+    int64_t retry_max_s;         /* CS_NOTIFY_RETRY_MAX_S, default 21600 (6 h) */
     mail_out_smtp_config_t smtp; /* CS_NOTIFY_SMTP_USER, _PASSWORD, _STARTTLS, _CA_FILE,
                                     _HELO, _CONNECT_TIMEOUT_MS, _TIMEOUT_MS */
 } delivery_config_t;

@@ -77,8 +77,8 @@ static int s_init(cs_service_t *svc)
         cs_error("notify: cannot start the delivery worker");
         return -1;
     }
-    cs_info("notify: delivering to %s", s_notify.delivery.smtp_url ? "the SMTP relay"
-                                                                    : s_notify.delivery.maildir);
+    cs_info("notify: delivering to %s",
+            s_notify.delivery.smtp_url ? "the SMTP relay" : s_notify.delivery.maildir);
     return 0;
 }
 

@@ -158,9 +158,9 @@ const char *outbound_address_problem(const char *addr)
     for (const char *p = addr; *p != '@' && *p != '+' && n < sizeof(local) - 1; p++)
         local[n++] = (char)tolower((unsigned char)*p);
     local[n] = '\0';
-    static const char *const no_reply[] = {"noreply", "no-reply", "no_reply", "no.reply",
-                                           "donotreply", "do-not-reply", "do_not_reply",
-                                           "do.not.reply"};
+    static const char *const no_reply[] = {"noreply",      "no-reply",    "no_reply",
+                                           "no.reply",     "donotreply",  "do-not-reply",
+                                           "do_not_reply", "do.not.reply"};
     for (size_t i = 0; i < sizeof(no_reply) / sizeof(*no_reply); i++) {
         size_t len = strlen(no_reply[i]);
         /* "noreply", "noreply-billing", "noreply7" all say: nobody reads this */
@@ -233,8 +233,7 @@ static int s_common_vars(outbound_t *o, const char *name, const char *subject)
     int en = strcmp(o->language, "en") == 0;
     return s_var(o->vars, "ticket_no", o->ticket_number, "-") |
            s_var(o->vars, "customer_name", name, en ? "Customer" : "客户") |
-           s_var(o->vars, "request_subject", subject,
-                 en ? "your service request" : "您的服务申请");
+           s_var(o->vars, "request_subject", subject, en ? "your service request" : "您的服务申请");
 }
 
 /* Acceptance: the commitments come with the event; an older dispatch that did not fill
@@ -245,13 +244,13 @@ static int s_acceptance_vars(outbound_t *o, const Cs__Envelope *env)
     const Cs__TicketFacts *f = te->facts;
     int en = strcmp(o->language, "en") == 0;
     cs_commitment_t c = cs_commitment_for(f->priority);
-    uint32_t response = te->first_response_minutes ? te->first_response_minutes
-                                                   : (uint32_t)c.response_min;
+    uint32_t response =
+        te->first_response_minutes ? te->first_response_minutes : (uint32_t)c.response_min;
     uint32_t resolution =
         te->resolution_minutes ? te->resolution_minutes : (uint32_t)c.resolution_min;
     int64_t received = f->received_at_ms ? f->received_at_ms : env->occurred_at_ms;
-    int64_t start = te->expected_start_ms ? te->expected_start_ms
-                                          : received + (int64_t)response * 60000;
+    int64_t start =
+        te->expected_start_ms ? te->expected_start_ms : received + (int64_t)response * 60000;
     char received_s[48], start_s[48], resp_s[24], resol_s[24];
     outbound_local_time(received, received_s, sizeof(received_s));
     outbound_local_time(start, start_s, sizeof(start_s));
@@ -382,8 +381,8 @@ out_none:
     return OUTBOUND_NONE;
 }
 
-int outbound_from_event(const Cs__Envelope *env, const char *request_subject,
-                        outbound_t **out, const char **why)
+int outbound_from_event(const Cs__Envelope *env, const char *request_subject, outbound_t **out,
+                        const char **why)
 {
     *out = NULL;
     *why = "not_a_notification";
@@ -459,8 +458,7 @@ static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelop
 {
     char id[CS_UUID_LEN], err[256];
     cs_uuid(id);
-    char *message_id = letter_message_id_new(o->ticket_number, cfg->domain, err,
-                                             sizeof(err));
+    char *message_id = letter_message_id_new(o->ticket_number, cfg->domain, err, sizeof(err));
     char *vars = json_dumps(o->vars, JSON_COMPACT);
     int rc = -1;
     if (!message_id || !vars) {
@@ -468,18 +466,28 @@ static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelop
                  message_id ? "out of memory" : err);
         goto out_free;
     }
-    const char *p[] = {id,           env->event_id,     env->type,       o->kind,
-                       o->recipient, o->recipient_name, o->ticket_number, o->language,
-                       o->automatic ? "true" : "false", vars, o->in_reply_to, status,
-                       reason,       message_id};
-    PGresult *r = cs_db_exec(
-        db,
-        "INSERT INTO notifications (id, source_event_id, source_type, kind, recipient,"
-        " recipient_name, ticket_number, language, automatic, vars, in_reply_to, status,"
-        " reason, message_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)"
-        " ON CONFLICT (source_event_id, recipient) DO NOTHING RETURNING id",
-        14, p);
+    const char *p[] = {id,
+                       env->event_id,
+                       env->type,
+                       o->kind,
+                       o->recipient,
+                       o->recipient_name,
+                       o->ticket_number,
+                       o->language,
+                       o->automatic ? "true" : "false",
+                       vars,
+                       o->in_reply_to,
+                       status,
+                       reason,
+                       message_id};
+    PGresult *r =
+        cs_db_exec(db,
+                   "INSERT INTO notifications (id, source_event_id, source_type, kind, recipient,"
+                   " recipient_name, ticket_number, language, automatic, vars, in_reply_to, status,"
+                   " reason, message_id)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)"
+                   " ON CONFLICT (source_event_id, recipient) DO NOTHING RETURNING id",
+                   14, p);
     if (!r)
         goto out_free;
     int inserted = PQntuples(r) == 1;
@@ -506,8 +514,8 @@ static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelop
         ev.message_id = message_id;
         if (outbound_emit(db, "notification.failed", &ev) < 0)
             goto out_free;
-        cs_warn("notify: %s for ticket %s held back (%s): %s", o->kind, o->ticket_number,
-                status, reason);
+        cs_warn("notify: %s for ticket %s held back (%s): %s", o->kind, o->ticket_number, status,
+                reason);
     }
     outbound_count(o->kind, status);
     rc = 0;

@@ -33,10 +33,10 @@
 #include "envelope.pb-c.h"
 #include "cs_db.h"
 
-#define OUTBOUND_ADDR_MAX 254   /* RFC 5321 path limit, minus the brackets */
-#define OUTBOUND_NAME_MAX 256   /* bytes of a display name we keep */
-#define OUTBOUND_NUMBER_MAX 64  /* bytes of a ticket number */
-#define OUTBOUND_MSGID_MAX 998  /* bytes of a Message-ID we thread to */
+#define OUTBOUND_ADDR_MAX 254  /* RFC 5321 path limit, minus the brackets */
+#define OUTBOUND_NAME_MAX 256  /* bytes of a display name we keep */
+#define OUTBOUND_NUMBER_MAX 64 /* bytes of a ticket number */
+#define OUTBOUND_MSGID_MAX 998 /* bytes of a Message-ID we thread to */
 #define OUTBOUND_DEFAULT_DAILY_CAP 40
 
 typedef struct {
@@ -47,7 +47,7 @@ typedef struct {
     char recipient_name[OUTBOUND_NAME_MAX + 1];
     char ticket_number[OUTBOUND_NUMBER_MAX + 1];
     char in_reply_to[OUTBOUND_MSGID_MAX + 1]; /* the customer's Message-ID, or "" */
-    json_t *vars;         /* template variables, every one non-blank */
+    json_t *vars;                             /* template variables, every one non-blank */
 } outbound_t;
 
 /* Results of outbound_from_event(). */
@@ -59,8 +59,8 @@ typedef struct {
  * customer's request when the event does not carry it (survey.requested), or NULL.
  * On OUTBOUND_MAIL *out is new (outbound_destroy); on OUTBOUND_NONE *why is a static
  * reason such as "no_email", "no_message", "no_ticket_number", "not_a_notification". */
-int outbound_from_event(const Cs__Envelope *env, const char *request_subject,
-                        outbound_t **out, const char **why);
+int outbound_from_event(const Cs__Envelope *env, const char *request_subject, outbound_t **out,
+                        const char **why);
 void outbound_destroy(outbound_t **self_p);
 
 /* Why addr must not be mailed, or NULL when it may: "invalid_address", "no_reply_address",

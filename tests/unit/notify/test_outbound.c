@@ -120,8 +120,8 @@ static void s_render(const outbound_t *o, char **subject, char **body)
 
 /* ---- what each event becomes ------------------------------------------------------------ */
 
-static void test_an_accepted_ticket_gets_an_acceptance_letter_with_number_start_and_commitments(
-    void **state)
+static void
+test_an_accepted_ticket_gets_an_acceptance_letter_with_number_start_and_commitments(void **state)
 {
     (void)state;
     event_t *e = s_ticket_event("dispatch.ticket.accepted");
@@ -378,10 +378,8 @@ static void test_mailer_daemon_and_postmaster_are_never_mailed(void **state)
     (void)state;
     assert_string_equal(outbound_address_problem("MAILER-DAEMON@mx.example.cn"),
                         "mailer_daemon_address");
-    assert_string_equal(outbound_address_problem("postmaster@example.cn"),
-                        "postmaster_address");
-    assert_string_equal(outbound_address_problem("Postmaster@example.cn"),
-                        "postmaster_address");
+    assert_string_equal(outbound_address_problem("postmaster@example.cn"), "postmaster_address");
+    assert_string_equal(outbound_address_problem("Postmaster@example.cn"), "postmaster_address");
 }
 
 static void test_ordinary_addresses_may_be_mailed(void **state)
@@ -417,8 +415,8 @@ static void test_addresses_that_are_not_plain_addr_specs_are_never_mailed(void *
 
 /* ---- the daily cap ------------------------------------------------------------------------ */
 
-static void test_the_fortieth_automatic_mail_of_a_day_goes_and_the_forty_first_is_capped(
-    void **state)
+static void
+test_the_fortieth_automatic_mail_of_a_day_goes_and_the_forty_first_is_capped(void **state)
 {
     (void)state;
     event_t *e = s_ticket_event("dispatch.ticket.accepted");
@@ -482,12 +480,12 @@ static void test_the_default_sender_splits_into_name_and_address(void **state)
         delivery_parse_mailbox("service@petrocs.example", name, sizeof(name), addr, sizeof(addr)),
         0);
     assert_string_equal(name, "");
-    assert_int_equal(delivery_parse_mailbox("Petrocs <not an address>", name, sizeof(name), addr,
-                                            sizeof(addr)),
-                     -1);
-    assert_int_equal(delivery_parse_mailbox("Petrocs <a@b.cn> trailing", name, sizeof(name), addr,
-                                            sizeof(addr)),
-                     -1);
+    assert_int_equal(
+        delivery_parse_mailbox("Petrocs <not an address>", name, sizeof(name), addr, sizeof(addr)),
+        -1);
+    assert_int_equal(
+        delivery_parse_mailbox("Petrocs <a@b.cn> trailing", name, sizeof(name), addr, sizeof(addr)),
+        -1);
 }
 
 static void test_retries_back_off_doubling_up_to_the_ceiling(void **state)
@@ -523,7 +521,8 @@ int main(void)
         cmocka_unit_test(test_mailer_daemon_and_postmaster_are_never_mailed),
         cmocka_unit_test(test_ordinary_addresses_may_be_mailed),
         cmocka_unit_test(test_addresses_that_are_not_plain_addr_specs_are_never_mailed),
-        cmocka_unit_test(test_the_fortieth_automatic_mail_of_a_day_goes_and_the_forty_first_is_capped),
+        cmocka_unit_test(
+            test_the_fortieth_automatic_mail_of_a_day_goes_and_the_forty_first_is_capped),
         cmocka_unit_test(test_an_agents_update_is_never_capped),
         cmocka_unit_test(test_commitments_are_stated_in_hours),
         cmocka_unit_test(test_times_are_stated_in_china_standard_time),
