@@ -96,6 +96,7 @@ $(BUILD)/tests/unit/common/%: $(BUILD)/obj/tests/unit/common/%.o $(LIBCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 define UNIT_template
+$(BUILD)/obj/tests/unit/$(1)/%.o: CPPFLAGS += -Iservices/$(1)
 $(BUILD)/tests/unit/$(1)/%: $(BUILD)/obj/tests/unit/$(1)/%.o $(BUILD)/lib/$(1).a $(LIBCS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(PKG_LIBS) -lcmocka
