@@ -40,8 +40,7 @@ static int s_action_body(json_t *body, ticket_action_t a, const char **agent, co
     }
     const char *s = json_is_string(tx) ? json_string_value(tx) : "";
     if (required && strspn(s, " \t\r\n") == strlen(s)) {
-        cs_http_error(resp, 422, field, "%s is required to %s a ticket", field,
-                      ticket_action_name(a));
+        cs_http_error(resp, 422, field, "%s is required for %s", field, ticket_action_name(a));
         return -1;
     }
     if (json_string_length(tx) > TICKET_MESSAGE_MAX) {
