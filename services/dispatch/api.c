@@ -54,8 +54,8 @@ static int s_action_body(json_t *body, ticket_action_t a, const char **agent, co
 
 /* Check and apply the action to the locked ticket t. 0 applied, or -1 with
    resp filled (409, 403, 503). */
-static int s_apply(cs_db_t *db, ticket_t *t, ticket_action_t a, const char *agent,
-                   const char *text, cs_http_resp_t *resp)
+static int s_apply(cs_db_t *db, ticket_t *t, ticket_action_t a, const char *agent, const char *text,
+                   cs_http_resp_t *resp)
 {
     int to = ticket_action_target(a, t->status);
     if (to < 0) {
@@ -66,8 +66,8 @@ static int s_apply(cs_db_t *db, ticket_t *t, ticket_action_t a, const char *agen
     }
     if (strcmp(agent, t->assignee) != 0 && strcmp(agent, t->owner) != 0) {
         cs_http_error(resp, 403, "agent",
-                      "%s is neither the assignee nor the first-contact owner of ticket %s",
-                      agent, t->number);
+                      "%s is neither the assignee nor the first-contact owner of ticket %s", agent,
+                      t->number);
         return -1;
     }
     int is_message = a == TICKET_RESPOND || a == TICKET_RESOLVE;
@@ -139,7 +139,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     ticket_status_t st;
     int64_t limit = 50;
     if (status && *status && ticket_status_parse(status, &st) < 0) {
-        cs_http_error(resp, 422, "status", "status must be one of new, accepted, queued,"
+        cs_http_error(resp, 422, "status",
+                      "status must be one of new, accepted, queued,"
                       " assigned, in_progress, pending_customer, resolved, closed, reopened,"
                       " terminated");
         return;
@@ -152,8 +153,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 422, "limit", "limit must be an integer in [1, 500]");
         return;
     }
-    json_t *list = ticket_list_json(req->db, status ? status : "", assignee ? assignee : "",
-                                    (int)limit);
+    json_t *list =
+        ticket_list_json(req->db, status ? status : "", assignee ? assignee : "", (int)limit);
     if (!list) {
         cs_http_error(resp, 503, NULL, "database unavailable; try again");
         return;
@@ -232,8 +233,8 @@ static void s_stats(cs_http_req_t *req, cs_http_resp_t *resp)
     int64_t open = 0;
     for (int s = 0; s < TICKET_STATUS_COUNT; s++)
         if (ticket_status_is_open((ticket_status_t)s))
-            open += json_integer_value(
-                json_object_get(by[2], ticket_status_name((ticket_status_t)s)));
+            open +=
+                json_integer_value(json_object_get(by[2], ticket_status_name((ticket_status_t)s)));
     json_t *o = json_object();
     json_object_set_new(o, "tickets", json_integer(total));
     json_object_set_new(o, "open", json_integer(open));

@@ -18,6 +18,8 @@
  * 409 when the lifecycle forbids the action in the ticket's status (the
  * message names the status); 403 when the agent is neither the ticket's
  * assignee nor its first-contact owner; 422 naming a missing or bad field.
+ * Checked in this order: 422 (body), 404, 409, 403 — a ticket's status is
+ * not a secret on the desk, and "it is queued" helps more than "not yours".
  */
 #ifndef DISPATCH_API_H
 #define DISPATCH_API_H

@@ -66,8 +66,8 @@ static int s_accept(cs_db_t *db, ticket_t *t, const char *region)
     if (ticket_emit(db, t, "dispatch.ticket.accepted", &ev) < 0)
         return -1;
     snprintf(why, sizeof(why), "least-loaded online agent skilled in %s", t->service_type);
-    return ticket_move(db, t, TICKET_ASSIGNED, "dispatch.ticket.assigned", "system", "assign",
-                       why, NULL);
+    return ticket_move(db, t, TICKET_ASSIGNED, "dispatch.ticket.assigned", "system", "assign", why,
+                       NULL);
 }
 
 int events_on_ticket_created(cs_db_t *db, const Cs__Envelope *env, void *ctx)
@@ -89,8 +89,7 @@ int events_on_ticket_created(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         rc = s_accept(db, t, c->region);
     if (rc == 0) {
         char labels[128];
-        snprintf(labels, sizeof(labels), "channel=\"%s\",type=\"%s\"", t->channel,
-                 t->service_type);
+        snprintf(labels, sizeof(labels), "channel=\"%s\",type=\"%s\"", t->channel, t->service_type);
         cs_counter_add("cs_dispatch_tickets_total", labels, 1);
         snprintf(labels, sizeof(labels), "type=\"%s\"", t->service_type);
         cs_counter_add(t->status == TICKET_QUEUED ? "cs_dispatch_queued_total"
@@ -114,11 +113,10 @@ int events_on_customer_replied(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     if (rc <= 0)
         return rc < 0 ? -1 : s_ignored("unknown_ticket");
     char key[64];
-    const char *reply_key = cr->message_id && *cr->message_id
-                                ? ticket_keep(t, cr->message_id, 998)
-                                : (snprintf(key, sizeof(key), "at:%lld",
-                                            (long long)cr->received_at_ms),
-                                   key);
+    const char *reply_key =
+        cr->message_id && *cr->message_id
+            ? ticket_keep(t, cr->message_id, 998)
+            : (snprintf(key, sizeof(key), "at:%lld", (long long)cr->received_at_ms), key);
     char at[24];
     const char *p[] = {t->ticket_id, reply_key, cs_db_i64(at, cr->received_at_ms)};
     int64_t n = cs_db_cmd(db,
@@ -186,7 +184,10 @@ int events_on_sla_breached(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         t->escalation_level = level;
     char why[128];
     snprintf(why, sizeof(why), "%s commitment breached; escalation level %d", target, level);
-    ticket_event_t ev = {.actor = "sla", .from = t->status, .to = t->status, .reason = why,
+    ticket_event_t ev = {.actor = "sla",
+                         .from = t->status,
+                         .to = t->status,
+                         .reason = why,
                          .escalation_level = (unsigned)level};
     rc = (ticket_save(db, t) < 0 ||
           ticket_history_add(db, t, "sla", "escalate", t->status, t->status, why, NULL) < 0 ||
@@ -262,10 +263,11 @@ int events_drain_queue(cs_db_t *db, const events_ctx_t *ctx, int max)
 
 void events_update_gauges(cs_db_t *db)
 {
-    PGresult *r = cs_db_exec(db,
-                             "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'terminated')),"
-                             " count(*) FILTER (WHERE status = 'queued') FROM tickets",
-                             0, NULL);
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'terminated')),"
+                   " count(*) FILTER (WHERE status = 'queued') FROM tickets",
+                   0, NULL);
     if (!r)
         return;
     cs_gauge_set("cs_dispatch_open_tickets", "", (double)cs_db_get_i64(r, 0, 0));

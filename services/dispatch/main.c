@@ -43,8 +43,7 @@ static int s_init(cs_service_t *svc)
     events_declare_metrics();
     cs_consumer_t *consumer = cs_service_consumer(svc);
     cs_consumer_on(consumer, "intake.ticket.created", events_on_ticket_created, &s_ctx);
-    cs_consumer_on(consumer, "intake.ticket.customer_replied", events_on_customer_replied,
-                   &s_ctx);
+    cs_consumer_on(consumer, "intake.ticket.customer_replied", events_on_customer_replied, &s_ctx);
     cs_consumer_on(consumer, "sla.breached", events_on_sla_breached, &s_ctx);
     api_register(svc);
     return 0;

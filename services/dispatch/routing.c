@@ -55,8 +55,7 @@ int routing_pick(const routing_agent_t *agents, size_t n, const char *service_ty
 
 int routing_presence_valid(const char *p)
 {
-    return p && (strcmp(p, "online") == 0 || strcmp(p, "away") == 0 ||
-                 strcmp(p, "offline") == 0);
+    return p && (strcmp(p, "online") == 0 || strcmp(p, "away") == 0 || strcmp(p, "offline") == 0);
 }
 
 /* ---- with the database ---------------------------------------------------------- */

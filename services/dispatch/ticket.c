@@ -15,7 +15,7 @@
 /* ---- the state machine ------------------------------------------------------ */
 
 static const char *const s_status_names[TICKET_STATUS_COUNT] = {
-    "new",      "accepted", "queued", "assigned", "in_progress", "pending_customer",
+    "new",      "accepted", "queued",   "assigned",  "in_progress", "pending_customer",
     "resolved", "closed",   "reopened", "terminated"};
 
 #define B(s) (1u << (s))
@@ -27,8 +27,8 @@ static const unsigned s_moves[TICKET_STATUS_COUNT] = {
     [TICKET_ASSIGNED] = B(TICKET_IN_PROGRESS) | B(TICKET_QUEUED) | B(TICKET_TERMINATED),
     /* responding again while in progress is a move onto itself: it is logged
        and told to the customer like the first response */
-    [TICKET_IN_PROGRESS] = B(TICKET_IN_PROGRESS) | B(TICKET_PENDING_CUSTOMER) |
-                           B(TICKET_RESOLVED) | B(TICKET_TERMINATED),
+    [TICKET_IN_PROGRESS] = B(TICKET_IN_PROGRESS) | B(TICKET_PENDING_CUSTOMER) | B(TICKET_RESOLVED) |
+                           B(TICKET_TERMINATED),
     [TICKET_PENDING_CUSTOMER] = B(TICKET_IN_PROGRESS) | B(TICKET_RESOLVED) | B(TICKET_TERMINATED),
     [TICKET_RESOLVED] = B(TICKET_CLOSED) | B(TICKET_REOPENED) | B(TICKET_TERMINATED),
     [TICKET_CLOSED] = B(TICKET_REOPENED),
@@ -269,14 +269,13 @@ static ticket_t *s_new(void)
     ticket_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    const char **text[] = {&self->ticket_id,      &self->number,        &self->channel,
-                           &self->customer_id,    &self->customer_name, &self->customer_email,
-                           &self->customer_phone, &self->customer_company, &self->tier,
-                           &self->language,       &self->subject,       &self->description,
-                           &self->message_id,     &self->requested_type, &self->service_type,
-                           &self->urgency,        &self->impact,        &self->priority,
-                           &self->rule_id,        &self->team,          &self->assignee,
-                           &self->owner};
+    const char **text[] = {
+        &self->ticket_id,     &self->number,         &self->channel,        &self->customer_id,
+        &self->customer_name, &self->customer_email, &self->customer_phone, &self->customer_company,
+        &self->tier,          &self->language,       &self->subject,        &self->description,
+        &self->message_id,    &self->requested_type, &self->service_type,   &self->urgency,
+        &self->impact,        &self->priority,       &self->rule_id,        &self->team,
+        &self->assignee,      &self->owner};
     for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
         *text[i] = "";
     return self;
@@ -305,8 +304,7 @@ static const char *s_one_of(const char *value, const char *const *allowed, const
     return dflt;
 }
 
-static const char *const s_channels[] = {"email", "web",   "app",   "onsite",
-                                         "partner", "phone", NULL};
+static const char *const s_channels[] = {"email", "web", "app", "onsite", "partner", "phone", NULL};
 static const char *const s_tiers[] = {"strategic", "large", "sme", NULL};
 static const char *const s_languages[] = {"zh-CN", "en", NULL};
 
@@ -326,9 +324,7 @@ static void s_copy_created(ticket_t *self, const Cs__TicketCreated *tc)
         ticket_set(self, &self->customer_company, c->company);
         self->tier = s_one_of(c->tier, s_tiers, "");
     }
-    const char *lang = tc->language && *tc->language ? tc->language
-                       : c                            ? c->language
-                                                      : NULL;
+    const char *lang = tc->language && *tc->language ? tc->language : c ? c->language : NULL;
     self->language = s_one_of(lang, s_languages, "zh-CN");
     ticket_set(self, &self->subject, tc->subject);
     ticket_set(self, &self->description, tc->text);
@@ -363,8 +359,8 @@ static void s_classify(ticket_t *self, const Cs__TicketCreated *tc, const classi
     self->expected_start_ms = self->received_at_ms + (int64_t)cm.response_min * 60000;
 }
 
-ticket_t *ticket_from_created(const Cs__TicketCreated *tc, const classify_rules_t *rules,
-                              char *err, size_t errlen)
+ticket_t *ticket_from_created(const Cs__TicketCreated *tc, const classify_rules_t *rules, char *err,
+                              size_t errlen)
 {
     assert(tc && rules);
     if (!cs_is_uuid(tc->ticket_id)) {
@@ -432,15 +428,15 @@ int ticket_insert(cs_db_t *db, const ticket_t *t)
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
-#define TICKET_COLUMNS                                                                        \
-    "ticket_id, number, channel, (extract(epoch FROM received_at) * 1000)::bigint,"          \
-    " customer_id, customer_name, customer_email, customer_phone, customer_company, tier,"   \
-    " language, subject, description, message_id, requested_type, service_type, urgency,"    \
-    " impact, priority, emergency_level, rule_id, rules_version, coalesce(team, ''),"        \
-    " coalesce(assignee, ''), coalesce(owner, ''), status, escalation_level,"                \
-    " first_response_minutes, resolution_minutes,"                                           \
-    " (extract(epoch FROM expected_start_at) * 1000)::bigint,"                               \
-    " (extract(epoch FROM created_at) * 1000)::bigint,"                                      \
+#define TICKET_COLUMNS                                                                             \
+    "ticket_id, number, channel, (extract(epoch FROM received_at) * 1000)::bigint,"                \
+    " customer_id, customer_name, customer_email, customer_phone, customer_company, tier,"         \
+    " language, subject, description, message_id, requested_type, service_type, urgency,"          \
+    " impact, priority, emergency_level, rule_id, rules_version, coalesce(team, ''),"              \
+    " coalesce(assignee, ''), coalesce(owner, ''), status, escalation_level,"                      \
+    " first_response_minutes, resolution_minutes,"                                                 \
+    " (extract(epoch FROM expected_start_at) * 1000)::bigint,"                                     \
+    " (extract(epoch FROM created_at) * 1000)::bigint,"                                            \
     " (extract(epoch FROM updated_at) * 1000)::bigint"
 
 /* Build a ticket from row i of a result selected with TICKET_COLUMNS. */
@@ -449,14 +445,30 @@ static ticket_t *s_from_row(const PGresult *r, int i)
     ticket_t *t = s_new();
     if (!t)
         return NULL;
-    const char **text[] = {&t->ticket_id,      &t->number,         &t->channel,
-                           NULL,               &t->customer_id,    &t->customer_name,
-                           &t->customer_email, &t->customer_phone, &t->customer_company,
-                           &t->tier,           &t->language,       &t->subject,
-                           &t->description,    &t->message_id,     &t->requested_type,
-                           &t->service_type,   &t->urgency,        &t->impact,
-                           &t->priority,       NULL,               &t->rule_id,
-                           NULL,               &t->team,           &t->assignee,
+    const char **text[] = {&t->ticket_id,
+                           &t->number,
+                           &t->channel,
+                           NULL,
+                           &t->customer_id,
+                           &t->customer_name,
+                           &t->customer_email,
+                           &t->customer_phone,
+                           &t->customer_company,
+                           &t->tier,
+                           &t->language,
+                           &t->subject,
+                           &t->description,
+                           &t->message_id,
+                           &t->requested_type,
+                           &t->service_type,
+                           &t->urgency,
+                           &t->impact,
+                           &t->priority,
+                           NULL,
+                           &t->rule_id,
+                           NULL,
+                           &t->team,
+                           &t->assignee,
                            &t->owner};
     for (int c = 0; c < (int)(sizeof(text) / sizeof(text[0])); c++)
         if (text[c])
@@ -504,8 +516,8 @@ int ticket_load(cs_db_t *db, const char *by, const char *key, int lock, ticket_t
 int ticket_save(cs_db_t *db, const ticket_t *t)
 {
     char esc[24];
-    const char *p[] = {t->ticket_id, ticket_status_name(t->status), t->team, t->assignee,
-                       t->owner, cs_db_i64(esc, t->escalation_level)};
+    const char *p[] = {t->ticket_id, ticket_status_name(t->status),      t->team, t->assignee,
+                       t->owner,     cs_db_i64(esc, t->escalation_level)};
     int64_t n = cs_db_cmd(
         db,
         "UPDATE tickets SET status = $2, team = NULLIF($3, ''), assignee = NULLIF($4, ''),"
@@ -584,8 +596,8 @@ int ticket_emit(cs_db_t *db, const ticket_t *t, const char *type, const ticket_e
     return cs_bus_emit(db, type, &env);
 }
 
-int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type,
-                const char *actor, const char *action, const char *reason, const char *message)
+int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type, const char *actor,
+                const char *action, const char *reason, const char *message)
 {
     ticket_status_t from = t->status;
     assert(ticket_can_move(from, to));
@@ -593,8 +605,12 @@ int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type,
     if (ticket_save(db, t) < 0 ||
         ticket_history_add(db, t, actor, action, from, to, reason, message) < 0)
         return -1;
-    ticket_event_t ev = {.actor = actor, .from = from, .to = to, .reason = reason,
-                         .message = message, .escalation_level = (unsigned)t->escalation_level};
+    ticket_event_t ev = {.actor = actor,
+                         .from = from,
+                         .to = to,
+                         .reason = reason,
+                         .message = message,
+                         .escalation_level = (unsigned)t->escalation_level};
     return ticket_emit(db, t, type, &ev);
 }
 

@@ -132,8 +132,8 @@ typedef struct {
    Text is copied, cut to the bounds above at a character boundary, with
    invalid UTF-8 and control characters replaced. NULL with err set when the
    event cannot become a ticket (no valid ticket id, no number). */
-ticket_t *ticket_from_created(const Cs__TicketCreated *tc, const classify_rules_t *rules,
-                              char *err, size_t errlen);
+ticket_t *ticket_from_created(const Cs__TicketCreated *tc, const classify_rules_t *rules, char *err,
+                              size_t errlen);
 void ticket_destroy(ticket_t **self_p);
 
 /* Copy s (bounded, cleaned) into the ticket's arena and point *field at it. */
@@ -161,9 +161,9 @@ int ticket_load(cs_db_t *db, const char *by, const char *key, int lock, ticket_t
 /* Write status, routing, escalation and the time stamps the status implies. */
 int ticket_save(cs_db_t *db, const ticket_t *self);
 /* Append a history line: who (actor), what (action), from → to, why (reason). */
-int ticket_history_add(cs_db_t *db, const ticket_t *self, const char *actor,
-                       const char *action, ticket_status_t from, ticket_status_t to,
-                       const char *reason, const char *message);
+int ticket_history_add(cs_db_t *db, const ticket_t *self, const char *actor, const char *action,
+                       ticket_status_t from, ticket_status_t to, const char *reason,
+                       const char *message);
 
 /* What an emitted TicketEvent says besides the ticket's facts. */
 typedef struct {
@@ -183,8 +183,7 @@ int ticket_emit(cs_db_t *db, const ticket_t *self, const char *type, const ticke
 /* One move: save the ticket in status `to`, add the history line, emit type.
    The caller has checked the move is legal (asserted here). */
 int ticket_move(cs_db_t *db, ticket_t *self, ticket_status_t to, const char *type,
-                const char *actor, const char *action, const char *reason,
-                const char *message);
+                const char *actor, const char *action, const char *reason, const char *message);
 
 /* The ticket as the API shows it, and its history (oldest first). */
 json_t *ticket_to_json(const ticket_t *self);

@@ -128,8 +128,7 @@ static void test_a_quiet_desk_takes_turns_round_robin(void **state)
         s_agent("li.na", "technical_consulting", 0, 8, 0),
         s_agent("huang.tao", "technical_consulting", 0, 10, 0),
     };
-    const char *expected[] = {"chen.jing", "huang.tao", "li.na",
-                              "chen.jing", "huang.tao", "li.na"};
+    const char *expected[] = {"chen.jing", "huang.tao", "li.na", "chen.jing", "huang.tao", "li.na"};
     int64_t clock = 1000;
     for (int k = 0; k < 6; k++) {
         int i = routing_pick(desk, 3, "technical_consulting");

@@ -34,8 +34,9 @@ static const char *s_after(ticket_action_t a, const char *from)
 static void test_every_status_has_a_name_that_parses_back(void **state)
 {
     (void)state;
-    const char *names[] = {"new",      "accepted", "queued",   "assigned",  "in_progress",
-                           "pending_customer", "resolved", "closed", "reopened", "terminated"};
+    const char *names[] = {"new",         "accepted",         "queued",   "assigned",
+                           "in_progress", "pending_customer", "resolved", "closed",
+                           "reopened",    "terminated"};
     assert_int_equal(sizeof(names) / sizeof(names[0]), TICKET_STATUS_COUNT);
     for (int i = 0; i < TICKET_STATUS_COUNT; i++)
         assert_string_equal(ticket_status_name(S(names[i])), names[i]);
@@ -61,7 +62,7 @@ static void test_a_new_ticket_is_accepted_then_assigned_or_queued(void **state)
     assert_true(ticket_can_move(S("accepted"), S("assigned")));
     assert_true(ticket_can_move(S("accepted"), S("queued")));
     assert_true(ticket_can_move(S("queued"), S("assigned")));
-    assert_false(ticket_can_move(S("new"), S("assigned")));   /* never unaccepted */
+    assert_false(ticket_can_move(S("new"), S("assigned")));       /* never unaccepted */
     assert_false(ticket_can_move(S("queued"), S("in_progress"))); /* nobody to work it */
 }
 
@@ -77,8 +78,7 @@ static void test_a_ticket_is_closed_only_once_resolved(void **state)
 {
     (void)state;
     for (int s = 0; s < TICKET_STATUS_COUNT; s++)
-        assert_int_equal(ticket_can_move((ticket_status_t)s, S("closed")),
-                         s == TICKET_RESOLVED);
+        assert_int_equal(ticket_can_move((ticket_status_t)s, S("closed")), s == TICKET_RESOLVED);
 }
 
 static void test_terminated_is_final_and_closed_can_only_reopen(void **state)
@@ -86,8 +86,7 @@ static void test_terminated_is_final_and_closed_can_only_reopen(void **state)
     (void)state;
     for (int s = 0; s < TICKET_STATUS_COUNT; s++) {
         assert_false(ticket_can_move(S("terminated"), (ticket_status_t)s));
-        assert_int_equal(ticket_can_move(S("closed"), (ticket_status_t)s),
-                         s == TICKET_REOPENED);
+        assert_int_equal(ticket_can_move(S("closed"), (ticket_status_t)s), s == TICKET_REOPENED);
     }
 }
 
@@ -199,7 +198,10 @@ static void test_clean_text_keeps_chinese_and_replaces_broken_bytes(void **state
     char out[64];
     ticket_clean_text(out, sizeof(out), "储罐泄漏", 100);
     assert_string_equal(out, "储罐泄漏");
-    ticket_clean_text(out, sizeof(out), "a\xff\xfe" "b", 100);
+    ticket_clean_text(out, sizeof(out),
+                      "a\xff\xfe"
+                      "b",
+                      100);
     assert_string_equal(out, "a??b");
     ticket_clean_text(out, sizeof(out), "\xe5\xad", 100); /* truncated 3-byte character */
     assert_string_equal(out, "??");
@@ -384,7 +386,7 @@ static void test_hostile_event_text_is_bounded_and_made_valid(void **state)
     assert_non_null(t);
     assert_int_equal(strlen(t->subject), TICKET_SUBJECT_MAX);
     assert_string_equal(t->customer_name, "?? 王 ");
-    assert_string_equal(t->tier, "");        /* not a tier */
+    assert_string_equal(t->tier, "");          /* not a tier */
     assert_string_equal(t->language, "zh-CN"); /* the default */
     assert_string_equal(t->channel, "other");
     assert_int_equal(t->emergency_level, 0); /* an impossible flag is ignored */
