@@ -17,18 +17,18 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import BUILD, ROOT, Postgres, Service, http, main, metric, wait_for  # noqa: E402
 
-PG_PORT = 55467
-INTAKE = "http://127.0.0.1:17110"
-DISPATCH = "http://127.0.0.1:17210"
+PG_PORT = 55488
+INTAKE = "http://127.0.0.1:17610"
+DISPATCH = "http://127.0.0.1:17660"
 LOGS = os.path.join(BUILD, "test-var", "dispatch")
 
 PORTS = {
-    "CS_INTAKE_HTTP_PORT": "17110", "CS_INTAKE_PUB_PORT": "17111",
-    "CS_INTAKE_REPLAY_PORT": "17112", "CS_INTAKE_SMTP_PORT": "17125",
-    "CS_DISPATCH_HTTP_PORT": "17210", "CS_DISPATCH_PUB_PORT": "17211",
-    "CS_DISPATCH_REPLAY_PORT": "17212",
+    "CS_INTAKE_HTTP_PORT": "17610", "CS_INTAKE_PUB_PORT": "17611",
+    "CS_INTAKE_REPLAY_PORT": "17612", "CS_INTAKE_SMTP_PORT": "17625",
+    "CS_DISPATCH_HTTP_PORT": "17660", "CS_DISPATCH_PUB_PORT": "17661",
+    "CS_DISPATCH_REPLAY_PORT": "17662",
     # dispatch reads sla too; nothing runs there in these tests
-    "CS_SLA_PUB_PORT": "17311", "CS_SLA_REPLAY_PORT": "17312",
+    "CS_SLA_PUB_PORT": "17691", "CS_SLA_REPLAY_PORT": "17692",
 }
 
 CUSTOMER = {"name": "周建国", "email": "zhou.jianguo@example-chem.cn",
