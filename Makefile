@@ -37,7 +37,7 @@ all: build
 deps:
 	@tools/deps
 
-build: $(LIBCS) $(foreach s,$(SERVICES),$(BUILD)/bin/cs-$(s)) test-binaries
+build: $(LIBCS) $(foreach s,$(SERVICES),$(BUILD)/bin/cs-$(s)) $(BUILD)/bin/csctl test-binaries
 
 # ---- generated sources -------------------------------------------------------
 $(BUILD)/proto/.stamp: $(PROTOS)

@@ -161,6 +161,6 @@ def main():
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)
     skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    passed = max(0, result.testsRun - failed - skipped)
     print(f"RESULT {passed} passed, {failed} failed, {skipped} skipped")
     sys.exit(0 if failed == 0 else 1)

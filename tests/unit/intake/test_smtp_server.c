@@ -226,8 +226,11 @@ static int s_reply_full(s_client_t *cl, char *last, size_t lastlen, char *all, s
         if (all)
             snprintf(all + strlen(all), alllen - strlen(all), "%s\n", line);
         if (strlen(line) >= 3 && line[3] != '-') {
-            if (last)
-                snprintf(last, lastlen, "%s", line);
+            if (last) {
+                size_t n = strlen(line) < lastlen ? strlen(line) : lastlen - 1;
+                memcpy(last, line, n);
+                last[n] = 0;
+            }
             return atoi(line);
         }
     }

@@ -1,0 +1,143 @@
+/*
+ * csctl — the operator's command line (DESIGN.md §2).
+ *
+ *   csctl status    one line per service: up/down, ready, version, stream, relay,
+ *                   head, outbox backlog, lag, and each stream it reads; exit 1
+ *                   when any service is down or not ready (scripts can gate on it)
+ *   csctl lag       per service and stream read: checkpoint, head, lag
+ *
+ * Endpoints come from the same environment as the services (CS_<SVC>_HOST,
+ * CS_<SVC>_HTTP_PORT), so csctl sees what the services see.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include "cs_config.h"
+
+static const struct {
+    const char *name;
+    int port;
+} s_services[] = {{"intake", 7100},   {"dispatch", 7200}, {"sla", 7300},
+                  {"complaint", 7400}, {"survey", 7500},   {"notify", 7600}};
+#define NSERVICES (sizeof(s_services) / sizeof(s_services[0]))
+
+typedef struct {
+    char *buf;
+    size_t len;
+} body_t;
+
+static size_t s_collect(char *data, size_t size, size_t n, void *arg)
+{
+    body_t *b = arg;
+    size_t add = size * n;
+    if (b->len + add > 1024 * 1024)
+        return 0;
+    char *nb = realloc(b->buf, b->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + b->len, data, add);
+    b->buf = nb;
+    b->len += add;
+    b->buf[b->len] = 0;
+    return add;
+}
+
+/* GET /readyz of service i: the parsed body (NULL when down) and the status. */
+static json_t *s_readyz(size_t i, long *status)
+{
+    int64_t port;
+    if (cs_env_svc_int(s_services[i].name, "HTTP_PORT", s_services[i].port, 1, 65535, &port) < 0)
+        return NULL;
+    const char *host = cs_env_svc(s_services[i].name, "HOST", "127.0.0.1");
+    char url[256];
+    snprintf(url, sizeof(url), "http://%s:%d/readyz", host, (int)port);
+    CURL *c = curl_easy_init();
+    body_t b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+    CURLcode rc = curl_easy_perform(c);
+    *status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    json_t *j = b.buf ? json_loads(b.buf, 0, NULL) : NULL;
+    free(b.buf);
+    return j;
+}
+
+static const char *s_str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "-";
+}
+
+static long long s_int(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static int s_status(int lag_only)
+{
+    int bad = 0;
+    if (!lag_only)
+        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8s %8s %6s\n", "SERVICE", "UP", "READY",
+               "VERSION", "STREAM", "RELAY", "HEAD", "BACKLOG", "LAG");
+    for (size_t i = 0; i < NSERVICES; i++) {
+        long status;
+        json_t *j = s_readyz(i, &status);
+        if (!j) {
+            bad = 1;
+            if (!lag_only)
+                printf("%-10s %-5s\n", s_services[i].name, "down");
+            continue;
+        }
+        int ready = json_is_true(json_object_get(j, "ready"));
+        bad |= !ready;
+        if (!lag_only)
+            printf("%-10s %-5s %-6s %-8s %-12s %-5s %8lld %8lld %6lld\n", s_services[i].name,
+                   "up", ready ? "yes" : "NO", s_str(j, "version"), s_str(j, "stream"),
+                   json_is_true(json_object_get(j, "relay")) ? "yes" : "no", s_int(j, "head"),
+                   s_int(j, "outbox_backlog"), s_int(j, "lag"));
+        json_t *reasons = json_object_get(j, "reasons");
+        size_t k;
+        json_t *v;
+        json_array_foreach(reasons, k, v) printf("    not ready: %s\n", json_string_value(v));
+        json_t *reads = json_object_get(j, "reads");
+        json_array_foreach(reads, k, v)
+        {
+            printf("    reads %-10s %-12s checkpoint %8lld head %8lld lag %6lld heartbeat %s%s\n",
+                   s_str(v, "peer"), s_str(v, "stream"), s_int(v, "checkpoint"),
+                   s_int(v, "head"), s_int(v, "lag"),
+                   s_int(v, "heartbeat_age_ms") < 0 ? "never" : "",
+                   s_int(v, "heartbeat_age_ms") < 0 ? ""
+                   : s_int(v, "heartbeat_age_ms") < 3000 ? "fresh"
+                                                          : "STALE");
+        }
+        json_decref(j);
+    }
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        fprintf(stderr, "usage: csctl status | lag\n");
+        return argc < 2 ? 2 : 0;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc;
+    if (strcmp(argv[1], "status") == 0)
+        rc = s_status(0);
+    else if (strcmp(argv[1], "lag") == 0)
+        rc = s_status(1);
+    else {
+        fprintf(stderr, "csctl: unknown command '%s' (status, lag)\n", argv[1]);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}
