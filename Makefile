@@ -84,7 +84,8 @@ $(BUILD)/bin/csctl: $(BUILD)/obj/tools/csctl.o $(LIBCS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- tests ------------------------------------------------------------------------
-# tests/unit/common/test_x.c links libcs; tests/unit/<s>/test_x.c links <s>.a too.
+# tests/unit/common/test_x.c links libcs; tests/unit/<s>/test_x.c links <s>.a too and
+# includes the service's headers by name (-Iservices/<s>).
 UNIT_C    := $(wildcard $(foreach a,common $(SERVICES),tests/unit/$(a)/test_*.c))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_C))
 ITEST_C   := $(wildcard tests/integration/*.c)
