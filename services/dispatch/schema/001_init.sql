@@ -129,15 +129,15 @@ INSERT INTO teams (code, name, name_en, service_type, region) VALUES
  ('cmp-north','客户关系与投诉组（华北）', 'Customer relations & complaints (North)', 'complaint',  'north');
 
 INSERT INTO agents (login, name, region, skills, capacity, presence) VALUES
- ('wang.lei',    '王磊',   'east',  '{equipment_maintenance,safety_inspection}',              6,  'online'),
- ('li.na',       '李娜',   'east',  '{technical_consulting,process_optimisation,training}',   8,  'online'),
- ('zhang.wei',   '张伟',   'north', '{equipment_maintenance,data_monitoring}',                6,  'online'),
- ('liu.yang',    '刘洋',   'north', '{safety_inspection,environmental_compliance}',           5,  'online'),
- ('chen.jing',   '陈静',   'east',  '{complaint,technical_consulting}',                       8,  'online'),
- ('yang.fan',    '杨帆',   'north', '{process_optimisation,technical_consulting}',            6,  'online'),
- ('zhao.min',    '赵敏',   'east',  '{environmental_compliance,data_monitoring}',             6,  'online'),
- ('huang.tao',   '黄涛',   'north', '{product_supply,technical_consulting}',                  10, 'online'),
- ('zhou.qian',   '周倩',   'east',  '{product_supply,complaint}',                             8,  'online'),
- ('wu.haoran',   '吴浩然', 'north', '{training,safety_inspection}',                           4,  'away'),
- ('xu.li',       '徐丽',   'east',  '{complaint}',                                            6,  'online'),
- ('sun.qiang',   '孙强',   'north', '{equipment_maintenance,process_optimisation}',           5,  'offline');
+ ('wang.lei',    '王磊',   'east',  '{equipment_maintenance,safety_inspection}',              18,  'online'),
+ ('li.na',       '李娜',   'east',  '{technical_consulting,process_optimisation,training}',   24,  'online'),
+ ('zhang.wei',   '张伟',   'north', '{equipment_maintenance,data_monitoring}',                18,  'online'),
+ ('liu.yang',    '刘洋',   'north', '{safety_inspection,environmental_compliance}',           15,  'online'),
+ ('chen.jing',   '陈静',   'east',  '{complaint,technical_consulting}',                       24,  'online'),
+ ('yang.fan',    '杨帆',   'north', '{process_optimisation,technical_consulting}',            18,  'online'),
+ ('zhao.min',    '赵敏',   'east',  '{environmental_compliance,data_monitoring}',             18,  'online'),
+ ('huang.tao',   '黄涛',   'north', '{product_supply,technical_consulting}',                  30, 'online'),
+ ('zhou.qian',   '周倩',   'east',  '{product_supply,complaint}',                             24,  'online'),
+ ('wu.haoran',   '吴浩然', 'north', '{training,safety_inspection}',                           12,  'away'),
+ ('xu.li',       '徐丽',   'east',  '{complaint}',                                            18,  'online'),
+ ('sun.qiang',   '孙强',   'north', '{equipment_maintenance,process_optimisation}',           15,  'offline');
