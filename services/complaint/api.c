@@ -60,6 +60,7 @@ static json_t *s_case_json(const PGresult *r, int row)
     json_t *o = json_object();
     for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
         json_object_set_new(o, keys[i], s_str(cs_db_get(r, row, i)));
+    json_object_set_new(o, "id", s_str(cs_db_get(r, row, 0))); /* the contract's name for it */
     s_set_time(o, "received_at", cs_db_get_i64(r, row, 13));
     s_set_time(o, "accept_due", cs_db_get_i64(r, row, 14));
     s_set_time(o, "accepted_at", cs_db_get_i64(r, row, 15));

@@ -55,10 +55,13 @@ class Postgres:
 
     def query(self, sql, user="postgres"):
         """Rows of a query as lists of strings (psql, unaligned)."""
-        out = subprocess.run(
+        res = subprocess.run(
             ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
              "-h", self.sock, "-p", str(self.port), "-U", user, "-d", "petrocs", "-c", sql],
-            check=True, capture_output=True, text=True).stdout
+            capture_output=True, text=True)
+        if res.returncode != 0:
+            raise AssertionError(f"psql failed: {res.stderr.strip()} in: {sql}")
+        out = res.stdout
         return [line.split("\t") for line in out.splitlines() if line != ""]
 
     def scalar(self, sql):

@@ -322,12 +322,24 @@ static void test_explicit_emergency_flag_counts_as_a_match(void **state)
 
 /* ------------------------------------------------ urgency, impact, matrix */
 
-static void test_routine_request_is_low_single_p4(void **state)
+/* A request that says nothing of urgency is a normal one: medium × single = P3. */
+static void test_routine_request_is_medium_single_p3(void **state)
 {
     (void)state;
     classify_result_t r = s_classify(NULL, "离心泵振动大，请派人检修");
-    assert_string_equal(r.urgency, "low");
+    assert_string_equal(r.urgency, "medium");
     assert_string_equal(r.impact, "single");
+    assert_string_equal(r.priority, "P3");
+}
+
+/* Only the customer's explicit choice lowers urgency below normal. */
+static void test_explicit_low_urgency_gives_p4(void **state)
+{
+    (void)state;
+    classify_input_t in = {.text = "下周安排即可", .urgency = "low"};
+    classify_result_t r;
+    assert_int_equal(classify_ticket(s_rules, &in, &r), 0);
+    assert_string_equal(r.urgency, "low");
     assert_string_equal(r.priority, "P4");
 }
 
@@ -338,7 +350,8 @@ static void test_urgent_words_make_urgency_high(void **state)
     assert_string_equal(s_classify(NULL, "紧急：泵坏了").priority, "P2");
     assert_string_equal(s_classify("URGENT", "pump broken").urgency, "high");
     assert_string_equal(s_classify(NULL, "Please repair ASAP").urgency, "high");
-    assert_string_equal(s_classify(NULL, "不紧急，下周安排即可").urgency, "low");
+    /* "not urgent" is not read as urgent; it stays normal */
+    assert_string_equal(s_classify(NULL, "不紧急，下周安排即可").urgency, "medium");
 }
 
 static void test_impact_words_widen_impact(void **state)
@@ -438,7 +451,7 @@ static void test_strategic_customer_is_raised_one_step(void **state)
     classify_input_t in = {.text = "离心泵振动大，请派人检修", .tier = "strategic"};
     classify_result_t r;
     assert_int_equal(classify_ticket(s_rules, &in, &r), 0);
-    assert_string_equal(r.priority, "P3"); /* P4 for others */
+    assert_string_equal(r.priority, "P2"); /* P3 for others */
 
     in.tier = "Strategic";
     in.urgency = "high";
@@ -677,7 +690,8 @@ int main(void)
         cmocka_unit_test(test_a_unit_stop_is_level_3_medium),
         cmocka_unit_test(test_ignored_phrases_raise_no_emergency),
         cmocka_unit_test(test_explicit_emergency_flag_counts_as_a_match),
-        cmocka_unit_test(test_routine_request_is_low_single_p4),
+        cmocka_unit_test(test_routine_request_is_medium_single_p3),
+        cmocka_unit_test(test_explicit_low_urgency_gives_p4),
         cmocka_unit_test(test_urgent_words_make_urgency_high),
         cmocka_unit_test(test_impact_words_widen_impact),
         cmocka_unit_test(test_shipped_matrix_gives_the_agreed_priorities),

@@ -587,7 +587,7 @@ static void test_every_corpus_message_parses_to_clean_utf8(void **state)
     corpus_collect(CORPUS_DIR, files, 0);
     g_ptr_array_sort(files, corpus_cmp);
     const char *log_path =
-        getenv("MAIL_PARSE_LOG") ? getenv("MAIL_PARSE_LOG") : "mail_parse_corpus.log";
+        getenv("MAIL_PARSE_LOG") ? getenv("MAIL_PARSE_LOG") : "/tmp/petrocs_mail_parse_corpus.log";
     FILE *log = fopen(log_path, "w");
     assert_non_null(log);
     int ok = 0, refused = 0;

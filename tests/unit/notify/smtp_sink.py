@@ -10,6 +10,9 @@ The recipient's local part steers the answer, so one server covers every case:
     datatemp...@   accepted, but the end of DATA answered 452
     datafail...@   accepted, but the end of DATA answered 554
 
+With --tempfail-first N the first N RCPT commands are answered 451 whatever the
+address, so a client's retry queue can be seen to defer and then deliver.
+
 With --auth USER:PASS it offers AUTH PLAIN and LOGIN and refuses MAIL until the
 client has authenticated.  It prints "PORT <n>" on stdout once listening, and exits
 on SIGTERM or when stdin closes.
@@ -93,6 +96,8 @@ class Session(socketserver.StreamRequestHandler):
         local = addr.strip("<>").split("@")[0].lower()
         if self.sender is None:
             self.reply("503 5.5.1 MAIL first")
+        elif self.server.take_tempfail():
+            self.reply("451 4.3.0 Relay busy, try again later")
         elif local.startswith("tempfail"):
             self.reply("451 4.3.0 Mailbox temporarily unavailable, try again later")
         elif local.startswith("reject"):
@@ -158,12 +163,20 @@ class Sink(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, spool, auth):
+    def __init__(self, spool, auth, tempfail_first=0):
         super().__init__(("127.0.0.1", 0), Session)
+        self.tempfail_left = tempfail_first
         self.spool = spool
         self.auth = [a.encode() for a in auth.split(":", 1)] if auth else None
         self.count = 0
         self.lock = threading.Lock()
+
+    def take_tempfail(self):
+        with self.lock:
+            if self.tempfail_left > 0:
+                self.tempfail_left -= 1
+                return True
+            return False
 
     def store(self, sender, rcpts, body):
         with self.lock:
@@ -184,9 +197,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spool", required=True)
     ap.add_argument("--auth")
+    ap.add_argument("--tempfail-first", type=int, default=0)
     args = ap.parse_args()
     os.makedirs(args.spool, exist_ok=True)
-    server = Sink(args.spool, args.auth)
+    server = Sink(args.spool, args.auth, args.tempfail_first)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print("PORT %d" % server.server_address[1], flush=True)

@@ -1,0 +1,276 @@
+/*
+ * events — see events.h.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cs_log.h"
+#include "cs_metrics.h"
+#include "events.h"
+#include "routing.h"
+#include "ticket.h"
+
+void events_declare_metrics(void)
+{
+    cs_metric_declare("cs_dispatch_tickets_total", "counter",
+                      "Tickets accepted, by channel and service type.");
+    cs_metric_declare("cs_dispatch_assignments_total", "counter",
+                      "Tickets given to an agent, by service type.");
+    cs_metric_declare("cs_dispatch_queued_total", "counter",
+                      "Tickets queued because no agent fitted, by service type.");
+    cs_metric_declare("cs_dispatch_escalations_total", "counter", "Escalations after SLA breach.");
+    cs_metric_declare("cs_dispatch_actions_total", "counter", "Agent actions, by action.");
+    cs_metric_declare("cs_dispatch_events_ignored_total", "counter",
+                      "Events not applied (invalid, duplicate, unknown ticket), by reason.");
+    cs_metric_declare("cs_dispatch_open_tickets", "gauge", "Tickets not closed or terminated.");
+    cs_metric_declare("cs_dispatch_queued_tickets", "gauge", "Tickets waiting for an agent.");
+}
+
+static int s_ignored(const char *reason)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+    cs_counter_add("cs_dispatch_events_ignored_total", labels, 1);
+    return 1;
+}
+
+/* ---- intake.ticket.created ---------------------------------------------------- */
+
+/* Accept the new ticket t (inserted, status new): route it, then write the
+   moves and emit accepted (+ assigned) in this transaction. */
+static int s_accept(cs_db_t *db, ticket_t *t, const char *region)
+{
+    char why[160];
+    int routed = routing_assign(db, t, region);
+    if (routed < 0)
+        return -1;
+    snprintf(why, sizeof(why), "classified %s %s by rule %s (rules v%d)", t->service_type,
+             t->priority, t->rule_id, t->rules_version);
+    if (ticket_history_add(db, t, "system", "accept", TICKET_NEW, TICKET_ACCEPTED, why, NULL) < 0)
+        return -1;
+    ticket_event_t ev = {.actor = "system", .from = TICKET_NEW, .reason = why};
+    if (routed == 0) {
+        /* nobody fits: one event, accepted, saying the ticket waits */
+        t->status = TICKET_QUEUED;
+        ev.to = TICKET_QUEUED;
+        snprintf(why, sizeof(why), "no online agent with skill %s and free capacity",
+                 t->service_type);
+        if (ticket_save(db, t) < 0 ||
+            ticket_history_add(db, t, "system", "queue", TICKET_ACCEPTED, TICKET_QUEUED, why,
+                               NULL) < 0 ||
+            ticket_emit(db, t, "dispatch.ticket.accepted", &ev) < 0)
+            return -1;
+        return 0;
+    }
+    t->status = TICKET_ACCEPTED;
+    ev.to = TICKET_ACCEPTED;
+    if (ticket_emit(db, t, "dispatch.ticket.accepted", &ev) < 0)
+        return -1;
+    snprintf(why, sizeof(why), "least-loaded online agent skilled in %s", t->service_type);
+    return ticket_move(db, t, TICKET_ASSIGNED, "dispatch.ticket.assigned", "system", "assign", why,
+                       NULL);
+}
+
+int events_on_ticket_created(cs_db_t *db, const Cs__Envelope *env, void *ctx)
+{
+    const events_ctx_t *c = ctx;
+    char err[128];
+    ticket_t *t = ticket_from_created(env->ticket_created, c->rules, err, sizeof(err));
+    if (!t) {
+        cs_warn("dispatch: event %s not a ticket: %s", env->event_id, err);
+        return s_ignored("invalid");
+    }
+    int rc = ticket_insert(db, t);
+    if (rc == 0) {
+        cs_info("dispatch: ticket %s already known; event %s ignored", t->number, env->event_id);
+        ticket_destroy(&t);
+        return s_ignored("duplicate");
+    }
+    if (rc > 0)
+        rc = s_accept(db, t, c->region);
+    if (rc == 0) {
+        char labels[128];
+        snprintf(labels, sizeof(labels), "channel=\"%s\",type=\"%s\"", t->channel, t->service_type);
+        cs_counter_add("cs_dispatch_tickets_total", labels, 1);
+        snprintf(labels, sizeof(labels), "type=\"%s\"", t->service_type);
+        cs_counter_add(t->status == TICKET_QUEUED ? "cs_dispatch_queued_total"
+                                                  : "cs_dispatch_assignments_total",
+                       labels, 1);
+        cs_info("dispatch: ticket %s %s %s %s", t->number, t->service_type, t->priority,
+                ticket_status_name(t->status));
+    }
+    ticket_destroy(&t);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- intake.ticket.customer_replied --------------------------------------------- */
+
+int events_on_customer_replied(cs_db_t *db, const Cs__Envelope *env, void *ctx)
+{
+    (void)ctx;
+    const Cs__CustomerReplied *cr = env->customer_replied;
+    ticket_t *t = NULL;
+    int rc = ticket_load(db, "ticket_id", cr->ticket_id, 1, &t);
+    if (rc <= 0)
+        return rc < 0 ? -1 : s_ignored("unknown_ticket");
+    char key[64];
+    const char *reply_key =
+        cr->message_id && *cr->message_id
+            ? ticket_keep(t, cr->message_id, 998)
+            : (snprintf(key, sizeof(key), "at:%lld", (long long)cr->received_at_ms), key);
+    char at[24];
+    const char *p[] = {t->ticket_id, reply_key, cs_db_i64(at, cr->received_at_ms)};
+    int64_t n = cs_db_cmd(db,
+                          "INSERT INTO customer_replies (ticket_id, reply_key, received_at)"
+                          " VALUES ($1, $2, to_timestamp($3::bigint / 1000.0))"
+                          " ON CONFLICT DO NOTHING",
+                          3, p);
+    if (n <= 0) {
+        ticket_destroy(&t);
+        return n < 0 ? -1 : s_ignored("duplicate");
+    }
+    const char *text = ticket_keep(t, cr->text, TICKET_MESSAGE_MAX);
+    if (t->status == TICKET_PENDING_CUSTOMER)
+        rc = ticket_move(db, t, TICKET_IN_PROGRESS, "dispatch.ticket.status_changed", "customer",
+                         "customer_reply", "the customer replied", text);
+    else if (t->status == TICKET_RESOLVED)
+        rc = ticket_move(db, t, TICKET_REOPENED, "dispatch.ticket.reopened", "customer",
+                         "customer_reply", "the customer replied after resolution", text);
+    else
+        rc = ticket_history_add(db, t, "customer", "customer_reply", t->status, t->status,
+                                "the customer replied", text);
+    ticket_destroy(&t);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- sla.breached ------------------------------------------------------------------ */
+
+/* target as a short word, or "unknown" */
+static const char *s_target(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz_") != n)
+        return "unknown";
+    return s;
+}
+
+int events_on_sla_breached(cs_db_t *db, const Cs__Envelope *env, void *ctx)
+{
+    (void)ctx;
+    const Cs__ClockEvent *ce = env->clock_event;
+    ticket_t *t = NULL;
+    int rc = ticket_load(db, "ticket_id", ce->ticket_id, 1, &t);
+    if (rc <= 0)
+        return rc < 0 ? -1 : s_ignored("unknown_ticket");
+    if (!ticket_status_is_open(t->status)) {
+        ticket_destroy(&t);
+        return s_ignored("ticket_finished");
+    }
+    int level = ce->escalation_level ? (int)ce->escalation_level : t->escalation_level + 1;
+    if (level > 9)
+        level = 9;
+    const char *target = s_target(ce->target);
+    char lv[24];
+    const char *p[] = {t->ticket_id, target, cs_db_i64(lv, level),
+                       ticket_keep(t, ce->clock_id, 64)};
+    int64_t n = cs_db_cmd(db,
+                          "INSERT INTO escalations (ticket_id, target, escalation_level, clock_id)"
+                          " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                          4, p);
+    if (n <= 0) {
+        ticket_destroy(&t);
+        return n < 0 ? -1 : s_ignored("duplicate");
+    }
+    if (level > t->escalation_level)
+        t->escalation_level = level;
+    char why[128];
+    snprintf(why, sizeof(why), "%s commitment breached; escalation level %d", target, level);
+    ticket_event_t ev = {.actor = "sla",
+                         .from = t->status,
+                         .to = t->status,
+                         .reason = why,
+                         .escalation_level = (unsigned)level};
+    rc = (ticket_save(db, t) < 0 ||
+          ticket_history_add(db, t, "sla", "escalate", t->status, t->status, why, NULL) < 0 ||
+          ticket_emit(db, t, "dispatch.ticket.escalated", &ev) < 0)
+             ? -1
+             : 0;
+    if (rc == 0) {
+        cs_counter_add("cs_dispatch_escalations_total", "", 1);
+        cs_warn("dispatch: ticket %s escalated to level %d (%s)", t->number, level, target);
+    }
+    ticket_destroy(&t);
+    return rc;
+}
+
+/* ---- the queue ---------------------------------------------------------------------- */
+
+/* Give one queued ticket to an agent if one fits now: 1 assigned, 0 not,
+   -1 database error. Its own transaction. */
+static int s_assign_queued(cs_db_t *db, const char *ticket_id, const char *region)
+{
+    ticket_t *t = NULL;
+    if (cs_db_begin(db) < 0)
+        return -1;
+    int rc = ticket_load(db, "ticket_id", ticket_id, 1, &t);
+    if (rc > 0 && t->status == TICKET_QUEUED)
+        rc = routing_assign(db, t, region);
+    else if (rc > 0)
+        rc = 0; /* taken meanwhile (terminated, or another instance) */
+    if (rc > 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "an agent skilled in %s became free", t->service_type);
+        rc = ticket_move(db, t, TICKET_ASSIGNED, "dispatch.ticket.assigned", "system", "assign",
+                         why, NULL) < 0
+                 ? -1
+                 : 1;
+    }
+    if (rc > 0 && cs_db_commit(db) < 0)
+        rc = -1;
+    else if (rc <= 0)
+        cs_db_rollback(db);
+    if (rc > 0) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "type=\"%s\"", t->service_type);
+        cs_counter_add("cs_dispatch_assignments_total", labels, 1);
+        cs_info("dispatch: queued ticket %s assigned", t->number);
+    }
+    ticket_destroy(&t);
+    return rc;
+}
+
+int events_drain_queue(cs_db_t *db, const events_ctx_t *ctx, int max)
+{
+    char lim[24];
+    PGresult *r = cs_db_exec(db,
+                             "SELECT ticket_id FROM tickets WHERE status = 'queued'"
+                             " ORDER BY priority, emergency_level = 0, emergency_level,"
+                             " received_at LIMIT $1",
+                             1, (const char *[]){cs_db_i64(lim, max)});
+    if (!r)
+        return -1;
+    int assigned = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int rc = s_assign_queued(db, cs_db_get(r, i, 0), ctx->region);
+        if (rc < 0) {
+            assigned = -1;
+            break;
+        }
+        assigned += rc;
+    }
+    PQclear(r);
+    return assigned;
+}
+
+void events_update_gauges(cs_db_t *db)
+{
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'terminated')),"
+                   " count(*) FILTER (WHERE status = 'queued') FROM tickets",
+                   0, NULL);
+    if (!r)
+        return;
+    cs_gauge_set("cs_dispatch_open_tickets", "", (double)cs_db_get_i64(r, 0, 0));
+    cs_gauge_set("cs_dispatch_queued_tickets", "", (double)cs_db_get_i64(r, 0, 1));
+    PQclear(r);
+}

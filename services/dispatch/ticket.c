@@ -1,0 +1,714 @@
+/*
+ * ticket — see ticket.h. The lifecycle table first, then the ticket record
+ * (arena, cleaning of outside text), then its SQL and its events.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cs_bus.h"
+#include "cs_commitment.h"
+#include "cs_ids.h"
+#include "cs_log.h"
+#include "ticket.h"
+
+/* ---- the state machine ------------------------------------------------------ */
+
+static const char *const s_status_names[TICKET_STATUS_COUNT] = {
+    "new",      "accepted", "queued",   "assigned",  "in_progress", "pending_customer",
+    "resolved", "closed",   "reopened", "terminated"};
+
+#define B(s) (1u << (s))
+/* s_moves[from] = the set of statuses a ticket in `from` may move to. */
+static const unsigned s_moves[TICKET_STATUS_COUNT] = {
+    [TICKET_NEW] = B(TICKET_ACCEPTED) | B(TICKET_TERMINATED),
+    [TICKET_ACCEPTED] = B(TICKET_QUEUED) | B(TICKET_ASSIGNED) | B(TICKET_TERMINATED),
+    [TICKET_QUEUED] = B(TICKET_ASSIGNED) | B(TICKET_TERMINATED),
+    [TICKET_ASSIGNED] = B(TICKET_IN_PROGRESS) | B(TICKET_QUEUED) | B(TICKET_TERMINATED),
+    /* responding again while in progress is a move onto itself: it is logged
+       and told to the customer like the first response */
+    [TICKET_IN_PROGRESS] = B(TICKET_IN_PROGRESS) | B(TICKET_PENDING_CUSTOMER) | B(TICKET_RESOLVED) |
+                           B(TICKET_TERMINATED),
+    [TICKET_PENDING_CUSTOMER] = B(TICKET_IN_PROGRESS) | B(TICKET_RESOLVED) | B(TICKET_TERMINATED),
+    [TICKET_RESOLVED] = B(TICKET_CLOSED) | B(TICKET_REOPENED) | B(TICKET_TERMINATED),
+    [TICKET_CLOSED] = B(TICKET_REOPENED),
+    [TICKET_REOPENED] = B(TICKET_IN_PROGRESS) | B(TICKET_RESOLVED) | B(TICKET_TERMINATED),
+    [TICKET_TERMINATED] = 0,
+};
+
+const char *ticket_status_name(ticket_status_t s)
+{
+    return (unsigned)s < TICKET_STATUS_COUNT ? s_status_names[s] : "?";
+}
+
+int ticket_status_parse(const char *name, ticket_status_t *out)
+{
+    for (int i = 0; name && i < TICKET_STATUS_COUNT; i++)
+        if (strcmp(name, s_status_names[i]) == 0) {
+            *out = (ticket_status_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+int ticket_can_move(ticket_status_t from, ticket_status_t to)
+{
+    if ((unsigned)from >= TICKET_STATUS_COUNT || (unsigned)to >= TICKET_STATUS_COUNT)
+        return 0;
+    return (s_moves[from] & B(to)) != 0;
+}
+
+int ticket_status_is_workload(ticket_status_t s)
+{
+    return s == TICKET_ASSIGNED || s == TICKET_IN_PROGRESS || s == TICKET_PENDING_CUSTOMER ||
+           s == TICKET_REOPENED;
+}
+
+int ticket_status_is_open(ticket_status_t s)
+{
+    return (unsigned)s < TICKET_STATUS_COUNT && s != TICKET_CLOSED && s != TICKET_TERMINATED;
+}
+
+static const struct {
+    const char *name;
+    ticket_status_t target;
+    const char *event;
+    const char *text_field;
+    int text_required;
+} s_actions[TICKET_ACTION_COUNT] = {
+    [TICKET_RESPOND] = {"respond", TICKET_IN_PROGRESS, "dispatch.ticket.responded", "message", 1},
+    [TICKET_HOLD] = {"hold", TICKET_PENDING_CUSTOMER, "dispatch.ticket.status_changed", "reason",
+                     0},
+    [TICKET_RESOLVE] = {"resolve", TICKET_RESOLVED, "dispatch.ticket.resolved", "report", 1},
+    [TICKET_CLOSE] = {"close", TICKET_CLOSED, "dispatch.ticket.closed", "reason", 0},
+    [TICKET_REOPEN] = {"reopen", TICKET_REOPENED, "dispatch.ticket.reopened", "reason", 1},
+    [TICKET_TERMINATE] = {"terminate", TICKET_TERMINATED, "dispatch.ticket.terminated", "reason",
+                          1},
+};
+
+const char *ticket_action_name(ticket_action_t a)
+{
+    return (unsigned)a < TICKET_ACTION_COUNT ? s_actions[a].name : "?";
+}
+
+int ticket_action_parse(const char *name, ticket_action_t *out)
+{
+    for (int i = 0; name && i < TICKET_ACTION_COUNT; i++)
+        if (strcmp(name, s_actions[i].name) == 0) {
+            *out = (ticket_action_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* An action is allowed exactly where the lifecycle allows its move, so the
+   two tables can never disagree. */
+int ticket_action_target(ticket_action_t a, ticket_status_t from)
+{
+    if ((unsigned)a >= TICKET_ACTION_COUNT)
+        return -1;
+    return ticket_can_move(from, s_actions[a].target) ? (int)s_actions[a].target : -1;
+}
+
+const char *ticket_action_event(ticket_action_t a)
+{
+    return (unsigned)a < TICKET_ACTION_COUNT ? s_actions[a].event : NULL;
+}
+
+const char *ticket_action_text_field(ticket_action_t a, int *required)
+{
+    if ((unsigned)a >= TICKET_ACTION_COUNT)
+        return NULL;
+    if (required)
+        *required = s_actions[a].text_required;
+    return s_actions[a].text_field;
+}
+
+/* ---- text from outside ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0. */
+static size_t s_utf8_len(const unsigned char *s, size_t avail)
+{
+    size_t n;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2, cp = s[0] & 0x1F;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3, cp = s[0] & 0x0F;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    /* overlong forms, surrogates and values above U+10FFFF */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+size_t ticket_clean_text(char *dst, size_t size, const char *src, size_t max)
+{
+    assert(dst && size > 0);
+    size_t out = 0, limit = max < size - 1 ? max : size - 1;
+    const unsigned char *s = (const unsigned char *)(src ? src : "");
+    size_t avail = strlen((const char *)s);
+    while (avail) {
+        size_t n = s_utf8_len(s, avail);
+        const char *piece = (const char *)s;
+        size_t len = n;
+        if (n == 0) {
+            piece = "?"; /* a byte that is not UTF-8 */
+            len = 1;
+            n = 1;
+        } else if (n == 1 && (s[0] < 0x20 || s[0] == 0x7F) && s[0] != '\n' && s[0] != '\t') {
+            piece = " ";
+        }
+        if (out + len > limit)
+            break;
+        memcpy(dst + out, piece, len);
+        out += len;
+        s += n;
+        avail -= n;
+    }
+    dst[out] = 0;
+    return out;
+}
+
+static int s_charset_valid(const char *s, size_t max, const char *extra, int upper)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (const char *c = s; *c; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 (upper && *c >= 'A' && *c <= 'Z') || strchr(extra, *c);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+int ticket_number_valid(const char *s)
+{
+    return s_charset_valid(s, TICKET_NUMBER_MAX, "-_", 1);
+}
+
+int ticket_login_valid(const char *s)
+{
+    return s_charset_valid(s, TICKET_LOGIN_MAX, "._-", 0);
+}
+
+/* ---- the record and its arena ------------------------------------------------------ */
+
+/* All the text of one ticket lives in a chain of blocks freed together. */
+struct ticket_arena {
+    struct ticket_arena *next;
+    size_t used, size;
+    char data[];
+};
+
+#define ARENA_BLOCK 4096
+
+static char *s_alloc(ticket_t *self, size_t n)
+{
+    ticket_arena_t *a = self->arena;
+    if (!a || a->size - a->used < n) {
+        size_t size = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        ticket_arena_t *b = malloc(sizeof(*b) + size);
+        if (!b)
+            return NULL;
+        b->next = a;
+        b->used = 0;
+        b->size = size;
+        self->arena = a = b;
+    }
+    char *p = a->data + a->used;
+    a->used += n;
+    return p;
+}
+
+/* The bound for a field, by which field it is. */
+static size_t s_bound(const ticket_t *self, const char **field)
+{
+    if (field == &self->subject)
+        return TICKET_SUBJECT_MAX;
+    if (field == &self->description)
+        return TICKET_DESCRIPTION_MAX;
+    if (field == &self->message_id)
+        return 998; /* RFC 5322 line length */
+    return TICKET_NAME_MAX;
+}
+
+const char *ticket_keep(ticket_t *self, const char *s, size_t max)
+{
+    size_t want = s ? strlen(s) : 0;
+    size_t n = (want < max ? want : max) + 1;
+    char *p = s_alloc(self, n);
+    if (!p)
+        return ""; /* out of memory: an empty field rather than a crash */
+    ticket_clean_text(p, n, s, max);
+    return p;
+}
+
+void ticket_set(ticket_t *self, const char **field, const char *s)
+{
+    *field = ticket_keep(self, s, s_bound(self, field));
+}
+
+static ticket_t *s_new(void)
+{
+    ticket_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    const char **text[] = {
+        &self->ticket_id,     &self->number,         &self->channel,        &self->customer_id,
+        &self->customer_name, &self->customer_email, &self->customer_phone, &self->customer_company,
+        &self->tier,          &self->language,       &self->subject,        &self->description,
+        &self->message_id,    &self->requested_type, &self->service_type,   &self->urgency,
+        &self->impact,        &self->priority,       &self->rule_id,        &self->team,
+        &self->assignee,      &self->owner};
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        *text[i] = "";
+    return self;
+}
+
+void ticket_destroy(ticket_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ticket_arena_t *a = (*self_p)->arena;
+    while (a) {
+        ticket_arena_t *next = a->next;
+        free(a);
+        a = next;
+    }
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* value if it is one of the allowed words, else dflt */
+static const char *s_one_of(const char *value, const char *const *allowed, const char *dflt)
+{
+    for (size_t i = 0; value && allowed[i]; i++)
+        if (strcmp(value, allowed[i]) == 0)
+            return allowed[i];
+    return dflt;
+}
+
+static const char *const s_channels[] = {"email", "web", "app", "onsite", "partner", "phone", NULL};
+static const char *const s_tiers[] = {"strategic", "large", "sme", NULL};
+static const char *const s_languages[] = {"zh-CN", "en", NULL};
+
+/* Copy the parts of intake's event a ticket keeps. */
+static void s_copy_created(ticket_t *self, const Cs__TicketCreated *tc)
+{
+    const Cs__Customer *c = tc->customer;
+    ticket_set(self, &self->ticket_id, tc->ticket_id);
+    ticket_set(self, &self->number, tc->number);
+    self->channel = s_one_of(tc->channel, s_channels, "other");
+    self->received_at_ms = tc->received_at_ms > 0 ? tc->received_at_ms : cs_now_ms();
+    if (c) {
+        ticket_set(self, &self->customer_id, c->customer_id);
+        ticket_set(self, &self->customer_name, c->name);
+        ticket_set(self, &self->customer_email, c->email);
+        ticket_set(self, &self->customer_phone, c->phone);
+        ticket_set(self, &self->customer_company, c->company);
+        self->tier = s_one_of(c->tier, s_tiers, "");
+    }
+    const char *lang = tc->language && *tc->language ? tc->language : c ? c->language : NULL;
+    self->language = s_one_of(lang, s_languages, "zh-CN");
+    ticket_set(self, &self->subject, tc->subject);
+    ticket_set(self, &self->description, tc->text);
+    ticket_set(self, &self->message_id, tc->message_id);
+    if (classify_is_service_type(tc->requested_type))
+        ticket_set(self, &self->requested_type, tc->requested_type);
+}
+
+/* Classify and state the commitments that follow from the priority. */
+static void s_classify(ticket_t *self, const Cs__TicketCreated *tc, const classify_rules_t *rules)
+{
+    classify_input_t in = {.subject = self->subject,
+                           .text = self->description,
+                           .requested_type = self->requested_type,
+                           .channel = self->channel,
+                           .tier = self->tier,
+                           .urgency = tc->urgency,
+                           .impact = tc->impact,
+                           .emergency_flag = tc->emergency_flag <= 3 ? (int)tc->emergency_flag : 0};
+    classify_result_t out;
+    classify_ticket(rules, &in, &out);
+    ticket_set(self, &self->service_type, out.service_type);
+    ticket_set(self, &self->urgency, out.urgency);
+    ticket_set(self, &self->impact, out.impact);
+    ticket_set(self, &self->priority, out.priority);
+    ticket_set(self, &self->rule_id, out.rule_id);
+    self->emergency_level = out.emergency_level;
+    self->rules_version = classify_rules_version(rules);
+    cs_commitment_t cm = cs_commitment_for(self->priority);
+    self->first_response_minutes = cm.response_min;
+    self->resolution_minutes = cm.resolution_min;
+    self->expected_start_ms = self->received_at_ms + (int64_t)cm.response_min * 60000;
+}
+
+ticket_t *ticket_from_created(const Cs__TicketCreated *tc, const classify_rules_t *rules, char *err,
+                              size_t errlen)
+{
+    assert(tc && rules);
+    if (!cs_is_uuid(tc->ticket_id)) {
+        snprintf(err, errlen, "ticket_id is not a UUID");
+        return NULL;
+    }
+    if (!ticket_number_valid(tc->number)) {
+        snprintf(err, errlen, "number must be 1..%d of A-Z a-z 0-9 - _", TICKET_NUMBER_MAX);
+        return NULL;
+    }
+    ticket_t *self = s_new();
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s_copy_created(self, tc);
+    s_classify(self, tc, rules);
+    self->status = TICKET_NEW;
+    return self;
+}
+
+/* ---- SQL ------------------------------------------------------------------------------ */
+
+int ticket_insert(cs_db_t *db, const ticket_t *t)
+{
+    char rx[24], em[24], rv[24], fr[24], rs[24], es[24];
+    const char *p[] = {t->ticket_id,
+                       t->number,
+                       t->channel,
+                       cs_db_i64(rx, t->received_at_ms),
+                       t->customer_id,
+                       t->customer_name,
+                       t->customer_email,
+                       t->customer_phone,
+                       t->customer_company,
+                       t->tier,
+                       t->language,
+                       t->subject,
+                       t->description,
+                       t->message_id,
+                       t->requested_type,
+                       t->service_type,
+                       t->urgency,
+                       t->impact,
+                       t->priority,
+                       cs_db_i64(em, t->emergency_level),
+                       t->rule_id,
+                       cs_db_i64(rv, t->rules_version),
+                       ticket_status_name(t->status),
+                       cs_db_i64(fr, t->first_response_minutes),
+                       cs_db_i64(rs, t->resolution_minutes),
+                       cs_db_i64(es, t->expected_start_ms)};
+    int64_t n = cs_db_cmd(
+        db,
+        "INSERT INTO tickets (ticket_id, number, channel, received_at, customer_id,"
+        " customer_name, customer_email, customer_phone, customer_company, tier, language,"
+        " subject, description, message_id, requested_type, service_type, urgency, impact,"
+        " priority, emergency_level, rule_id, rules_version, status, first_response_minutes,"
+        " resolution_minutes, expected_start_at)"
+        " VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0), $5, $6, $7, $8, $9, $10, $11,"
+        " $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
+        " to_timestamp($26::bigint / 1000.0))"
+        " ON CONFLICT DO NOTHING",
+        26, p);
+    return n < 0 ? -1 : n > 0 ? 1 : 0;
+}
+
+#define TICKET_COLUMNS                                                                             \
+    "ticket_id, number, channel, (extract(epoch FROM received_at) * 1000)::bigint,"                \
+    " customer_id, customer_name, customer_email, customer_phone, customer_company, tier,"         \
+    " language, subject, description, message_id, requested_type, service_type, urgency,"          \
+    " impact, priority, emergency_level, rule_id, rules_version, coalesce(team, ''),"              \
+    " coalesce(assignee, ''), coalesce(owner, ''), status, escalation_level,"                      \
+    " first_response_minutes, resolution_minutes,"                                                 \
+    " (extract(epoch FROM expected_start_at) * 1000)::bigint,"                                     \
+    " (extract(epoch FROM created_at) * 1000)::bigint,"                                            \
+    " (extract(epoch FROM updated_at) * 1000)::bigint"
+
+/* Build a ticket from row i of a result selected with TICKET_COLUMNS. */
+static ticket_t *s_from_row(const PGresult *r, int i)
+{
+    ticket_t *t = s_new();
+    if (!t)
+        return NULL;
+    const char **text[] = {&t->ticket_id,
+                           &t->number,
+                           &t->channel,
+                           NULL,
+                           &t->customer_id,
+                           &t->customer_name,
+                           &t->customer_email,
+                           &t->customer_phone,
+                           &t->customer_company,
+                           &t->tier,
+                           &t->language,
+                           &t->subject,
+                           &t->description,
+                           &t->message_id,
+                           &t->requested_type,
+                           &t->service_type,
+                           &t->urgency,
+                           &t->impact,
+                           &t->priority,
+                           NULL,
+                           &t->rule_id,
+                           NULL,
+                           &t->team,
+                           &t->assignee,
+                           &t->owner};
+    for (int c = 0; c < (int)(sizeof(text) / sizeof(text[0])); c++)
+        if (text[c])
+            ticket_set(t, text[c], cs_db_get(r, i, c));
+    t->received_at_ms = cs_db_get_i64(r, i, 3);
+    t->emergency_level = (int)cs_db_get_i64(r, i, 19);
+    t->rules_version = (int)cs_db_get_i64(r, i, 21);
+    if (ticket_status_parse(cs_db_get(r, i, 25), &t->status) < 0)
+        t->status = TICKET_NEW; /* the CHECK constraint makes this unreachable */
+    t->escalation_level = (int)cs_db_get_i64(r, i, 26);
+    t->first_response_minutes = (int)cs_db_get_i64(r, i, 27);
+    t->resolution_minutes = (int)cs_db_get_i64(r, i, 28);
+    t->expected_start_ms = cs_db_get_i64(r, i, 29);
+    t->created_at_ms = cs_db_get_i64(r, i, 30);
+    t->updated_at_ms = cs_db_get_i64(r, i, 31);
+    return t;
+}
+
+int ticket_load(cs_db_t *db, const char *by, const char *key, int lock, ticket_t **out)
+{
+    *out = NULL;
+    const char *sql;
+    int by_id = strcmp(by, "ticket_id") == 0;
+    assert(by_id || strcmp(by, "number") == 0);
+    if (by_id && !cs_is_uuid(key))
+        return 0; /* not a uuid: cannot name a ticket */
+    if (by_id)
+        sql = lock ? "SELECT " TICKET_COLUMNS " FROM tickets WHERE ticket_id = $1 FOR UPDATE"
+                   : "SELECT " TICKET_COLUMNS " FROM tickets WHERE ticket_id = $1";
+    else
+        sql = lock ? "SELECT " TICKET_COLUMNS " FROM tickets WHERE number = $1 FOR UPDATE"
+                   : "SELECT " TICKET_COLUMNS " FROM tickets WHERE number = $1";
+    PGresult *r = cs_db_exec(db, sql, 1, (const char *[]){key});
+    if (!r)
+        return -1;
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        *out = s_from_row(r, 0);
+        rc = *out ? 1 : -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int ticket_save(cs_db_t *db, const ticket_t *t)
+{
+    char esc[24];
+    const char *p[] = {t->ticket_id, ticket_status_name(t->status),      t->team, t->assignee,
+                       t->owner,     cs_db_i64(esc, t->escalation_level)};
+    int64_t n = cs_db_cmd(
+        db,
+        "UPDATE tickets SET status = $2, team = NULLIF($3, ''), assignee = NULLIF($4, ''),"
+        " owner = NULLIF($5, ''), escalation_level = $6, updated_at = now(),"
+        " first_responded_at = CASE WHEN $2 = 'in_progress'"
+        "   THEN coalesce(first_responded_at, now()) ELSE first_responded_at END,"
+        " resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,"
+        " closed_at = CASE WHEN $2 IN ('closed', 'terminated') THEN now()"
+        "   WHEN $2 = 'reopened' THEN NULL ELSE closed_at END"
+        " WHERE ticket_id = $1",
+        6, p);
+    return n == 1 ? 0 : -1;
+}
+
+int ticket_history_add(cs_db_t *db, const ticket_t *t, const char *actor, const char *action,
+                       ticket_status_t from, ticket_status_t to, const char *reason,
+                       const char *message)
+{
+    const char *p[] = {t->ticket_id,
+                       actor,
+                       action,
+                       ticket_status_name(from),
+                       ticket_status_name(to),
+                       reason ? reason : "",
+                       message ? message : ""};
+    return cs_db_cmd(db,
+                     "INSERT INTO ticket_history (ticket_id, actor, action, from_status,"
+                     " to_status, reason, message) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     7, p) == 1
+               ? 0
+               : -1;
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+int ticket_emit(cs_db_t *db, const ticket_t *t, const char *type, const ticket_event_t *ev)
+{
+    Cs__TicketFacts f = CS__TICKET_FACTS__INIT;
+    f.ticket_id = (char *)t->ticket_id;
+    f.number = (char *)t->number;
+    f.channel = (char *)t->channel;
+    f.received_at_ms = t->received_at_ms;
+    f.customer_id = (char *)t->customer_id;
+    f.customer_name = (char *)t->customer_name;
+    f.customer_email = (char *)t->customer_email;
+    f.customer_phone = (char *)t->customer_phone;
+    f.tier = (char *)t->tier;
+    f.language = (char *)t->language;
+    f.subject = (char *)t->subject;
+    f.service_type = (char *)t->service_type;
+    f.priority = (char *)t->priority;
+    f.emergency_level = (uint32_t)t->emergency_level;
+    f.team = (char *)t->team;
+    f.assignee = (char *)t->assignee;
+    f.owner = (char *)t->owner;
+    f.status = (char *)ticket_status_name(t->status);
+    f.message_id = (char *)t->message_id;
+
+    Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
+    te.facts = &f;
+    te.actor = (char *)(ev->actor ? ev->actor : "system");
+    te.from_status = (char *)ticket_status_name(ev->from);
+    te.to_status = (char *)ticket_status_name(ev->to);
+    te.reason = (char *)(ev->reason ? ev->reason : "");
+    te.message = (char *)(ev->message ? ev->message : "");
+    te.at_ms = cs_now_ms();
+    te.first_response_minutes = (uint32_t)t->first_response_minutes;
+    te.resolution_minutes = (uint32_t)t->resolution_minutes;
+    te.expected_start_ms = t->expected_start_ms;
+    te.rule_id = (char *)t->rule_id;
+    te.escalation_level = ev->escalation_level;
+
+    Cs__Envelope env = CS__ENVELOPE__INIT;
+    env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;
+    env.ticket_event = &te;
+    return cs_bus_emit(db, type, &env);
+}
+
+int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type, const char *actor,
+                const char *action, const char *reason, const char *message)
+{
+    ticket_status_t from = t->status;
+    assert(ticket_can_move(from, to));
+    t->status = to;
+    if (ticket_save(db, t) < 0 ||
+        ticket_history_add(db, t, actor, action, from, to, reason, message) < 0)
+        return -1;
+    ticket_event_t ev = {.actor = actor,
+                         .from = from,
+                         .to = to,
+                         .reason = reason,
+                         .message = message,
+                         .escalation_level = (unsigned)t->escalation_level};
+    return ticket_emit(db, t, type, &ev);
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+static json_t *s_time(int64_t ms)
+{
+    char buf[40];
+    if (ms <= 0)
+        return json_null();
+    cs_iso8601(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *s_str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+json_t *ticket_to_json(const ticket_t *t)
+{
+    json_t *customer = json_object();
+    json_object_set_new(customer, "id", s_str_or_null(t->customer_id));
+    json_object_set_new(customer, "name", json_string(t->customer_name));
+    json_object_set_new(customer, "email", json_string(t->customer_email));
+    json_object_set_new(customer, "phone", json_string(t->customer_phone));
+    json_object_set_new(customer, "company", json_string(t->customer_company));
+    json_object_set_new(customer, "tier", json_string(t->tier));
+    json_t *o = json_object();
+    json_object_set_new(o, "ticket_id", json_string(t->ticket_id));
+    json_object_set_new(o, "number", json_string(t->number));
+    json_object_set_new(o, "status", json_string(ticket_status_name(t->status)));
+    json_object_set_new(o, "channel", json_string(t->channel));
+    json_object_set_new(o, "received_at", s_time(t->received_at_ms));
+    json_object_set_new(o, "customer", customer);
+    json_object_set_new(o, "language", json_string(t->language));
+    json_object_set_new(o, "subject", json_string(t->subject));
+    json_object_set_new(o, "service_type", json_string(t->service_type));
+    json_object_set_new(o, "priority", json_string(t->priority));
+    json_object_set_new(o, "urgency", json_string(t->urgency));
+    json_object_set_new(o, "impact", json_string(t->impact));
+    json_object_set_new(o, "emergency_level", json_integer(t->emergency_level));
+    json_object_set_new(o, "rule_id", json_string(t->rule_id));
+    json_object_set_new(o, "rules_version", json_integer(t->rules_version));
+    json_object_set_new(o, "team", s_str_or_null(t->team));
+    json_object_set_new(o, "assignee", s_str_or_null(t->assignee));
+    json_object_set_new(o, "owner", s_str_or_null(t->owner));
+    json_object_set_new(o, "escalation_level", json_integer(t->escalation_level));
+    json_object_set_new(o, "first_response_minutes", json_integer(t->first_response_minutes));
+    json_object_set_new(o, "resolution_minutes", json_integer(t->resolution_minutes));
+    json_object_set_new(o, "expected_start_at", s_time(t->expected_start_ms));
+    json_object_set_new(o, "updated_at", s_time(t->updated_at_ms));
+    return o;
+}
+
+json_t *ticket_history_json(cs_db_t *db, const char *ticket_id)
+{
+    PGresult *r = cs_db_exec(db,
+                             "SELECT (extract(epoch FROM at) * 1000)::bigint, actor, action,"
+                             " from_status, to_status, reason, message FROM ticket_history"
+                             " WHERE ticket_id = $1 ORDER BY id",
+                             1, (const char *[]){ticket_id});
+    if (!r)
+        return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *h = json_object();
+        json_object_set_new(h, "at", s_time(cs_db_get_i64(r, i, 0)));
+        json_object_set_new(h, "actor", json_string(cs_db_get(r, i, 1)));
+        json_object_set_new(h, "action", json_string(cs_db_get(r, i, 2)));
+        json_object_set_new(h, "from", json_string(cs_db_get(r, i, 3)));
+        json_object_set_new(h, "to", json_string(cs_db_get(r, i, 4)));
+        json_object_set_new(h, "reason", json_string(cs_db_get(r, i, 5)));
+        json_object_set_new(h, "message", json_string(cs_db_get(r, i, 6)));
+        json_array_append_new(list, h);
+    }
+    PQclear(r);
+    return list;
+}
+
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int limit)
+{
+    char lim[24];
+    const char *p[] = {status, assignee, cs_db_i64(lim, limit)};
+    PGresult *r = cs_db_exec(db,
+                             "SELECT " TICKET_COLUMNS " FROM tickets"
+                             " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR assignee = $2)"
+                             " ORDER BY received_at DESC, number DESC LIMIT $3",
+                             3, p);
+    if (!r)
+        return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        ticket_t *t = s_from_row(r, i);
+        if (t)
+            json_array_append_new(list, ticket_to_json(t));
+        ticket_destroy(&t);
+    }
+    PQclear(r);
+    return list;
+}

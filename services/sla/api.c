@@ -1,0 +1,207 @@
+/*
+ * api — GET /v1/stats and GET /v1/clocks (see api.h).
+ *
+ * Query parameters are hostile: a ticket number is checked for length and
+ * UTF-8 before it reaches a statement, a state must be one the model knows,
+ * and a listing is bounded by limit (at most 1000).
+ */
+#include <string.h>
+#include "api.h"
+#include "clock_store.h"
+#include "cs_config.h"
+#include "cs_ids.h"
+
+#define SLA_LIST_DEFAULT 100
+#define SLA_LIST_MAX 1000
+
+/* ISO 8601 text for an instant, or JSON null for 0 (never happened). */
+static json_t *s_instant(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char buf[40];
+    cs_iso8601(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *s_clock_json(const sla_clock_row_t *row, const sla_policy_t *policy, int64_t now_ms)
+{
+    const sla_clock_t *c = &row->clock;
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(row->id));
+    json_object_set_new(o, "ticket_id", json_string(row->ticket_id));
+    json_object_set_new(o, "ticket_number", json_string(row->number));
+    json_object_set_new(o, "target", json_string(sla_target_name(c->target)));
+    json_object_set_new(o, "state", json_string(sla_clock_state_name(c->state)));
+    json_object_set_new(o, "priority", json_string(row->priority));
+    json_object_set_new(o, "policy", json_string(row->policy));
+    json_object_set_new(o, "round", json_integer(c->round));
+    json_object_set_new(o, "target_minutes", json_integer(c->target_minutes));
+    json_object_set_new(o, "started_at", s_instant(c->started_at_ms));
+    json_object_set_new(o, "warn_at", s_instant(c->warn_at_ms));
+    json_object_set_new(o, "deadline", s_instant(c->deadline_ms));
+    json_object_set_new(o, "deadline_ms", json_integer(c->deadline_ms));
+    json_object_set_new(o, "warned", json_boolean(c->warned));
+    json_object_set_new(o, "paused_at", s_instant(c->paused_at_ms));
+    json_object_set_new(o, "met_at", s_instant(c->met_at_ms));
+    json_object_set_new(o, "breached_at", s_instant(c->breached_at_ms));
+    json_object_set_new(o, "stopped_at", s_instant(c->stopped_at_ms));
+    json_object_set_new(o, "percent", json_integer(sla_clock_percent(c, policy, now_ms)));
+    json_object_set_new(o, "team", json_string(row->team));
+    json_object_set_new(o, "assignee", json_string(row->assignee));
+    return o;
+}
+
+/* The history of every clock of one ticket, attached to the clock objects
+   (keyed by clock id in by_id). 0 or -1. */
+static int s_attach_history(cs_db_t *db, const char *number, json_t *by_id)
+{
+    PGresult *r = cs_db_exec(db,
+                             "SELECT e.clock_id, e.round, e.kind,"
+                             " ts_ms(e.at), e.percent"
+                             " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
+                             " WHERE c.number = $1 ORDER BY e.id",
+                             1, (const char *[]){number});
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *history = json_object_get(json_object_get(by_id, cs_db_get(r, i, 0)), "history");
+        if (!history)
+            continue;
+        json_t *step = json_object();
+        json_object_set_new(step, "round", json_integer(cs_db_get_i64(r, i, 1)));
+        json_object_set_new(step, "kind", json_string(cs_db_get(r, i, 2)));
+        json_object_set_new(step, "at", s_instant(cs_db_get_i64(r, i, 3)));
+        json_object_set_new(step, "percent", json_integer(cs_db_get_i64(r, i, 4)));
+        json_array_append_new(history, step);
+    }
+    PQclear(r);
+    return 0;
+}
+
+static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const char *number)
+{
+    const sla_policy_t *policy = req->ctx;
+    if (!*number || !sla_store_text_ok(number, SLA_NUMBER_MAX)) {
+        cs_http_error(resp, 422, "ticket", "ticket must be a ticket number of 1..%d bytes",
+                      SLA_NUMBER_MAX);
+        return;
+    }
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE number = $1 ORDER BY target",
+             SLA_STORE_COLUMNS);
+    PGresult *r = cs_db_exec(req->db, sql, 1, (const char *[]){number});
+    if (!r) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    int64_t now = cs_now_ms();
+    json_t *clocks = json_array(), *by_id = json_object();
+    for (int i = 0; i < PQntuples(r); i++) {
+        sla_clock_row_t row;
+        if (sla_store_row_from(r, i, &row) < 0)
+            continue;
+        json_t *o = s_clock_json(&row, policy, now);
+        json_object_set_new(o, "history", json_array());
+        json_object_set(by_id, row.id, o);
+        json_array_append_new(clocks, o);
+    }
+    PQclear(r);
+    int rc = s_attach_history(req->db, number, by_id);
+    json_decref(by_id);
+    if (rc < 0) {
+        json_decref(clocks);
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set_new(out, "ticket_number", json_string(number));
+    json_object_set_new(out, "clocks", clocks);
+    cs_http_json(resp, 200, out);
+}
+
+static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const char *state)
+{
+    const sla_policy_t *policy = req->ctx;
+    if (sla_clock_state_parse(state) < 0) {
+        cs_http_error(resp, 422, "state",
+                      "state must be one of running, paused, met, breached, stopped");
+        return;
+    }
+    int64_t limit = SLA_LIST_DEFAULT;
+    const char *ls = cs_http_query(req, "limit");
+    if (ls && cs_parse_int(ls, 1, SLA_LIST_MAX, &limit) < 0) {
+        cs_http_error(resp, 422, "limit", "limit must be an integer in [1, %d]", SLA_LIST_MAX);
+        return;
+    }
+    char sql[1024], lim[24];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM clocks WHERE state = $1 ORDER BY deadline DESC, id LIMIT $2",
+             SLA_STORE_COLUMNS);
+    PGresult *r = cs_db_exec(req->db, sql, 2, (const char *[]){state, cs_db_i64(lim, limit)});
+    if (!r) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    int64_t now = cs_now_ms();
+    json_t *clocks = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        sla_clock_row_t row;
+        if (sla_store_row_from(r, i, &row) == 0)
+            json_array_append_new(clocks, s_clock_json(&row, policy, now));
+    }
+    PQclear(r);
+    json_t *out = json_object();
+    json_object_set_new(out, "state", json_string(state));
+    json_object_set_new(out, "clocks", clocks);
+    cs_http_json(resp, 200, out);
+}
+
+static void s_get_clocks(cs_http_req_t *req, cs_http_resp_t *resp)
+{
+    const char *ticket = cs_http_query(req, "ticket");
+    const char *state = cs_http_query(req, "state");
+    if (ticket && state) {
+        cs_http_error(resp, 422, "state", "give either ticket or state, not both");
+        return;
+    }
+    if (ticket)
+        s_clocks_of_ticket(req, resp, ticket);
+    else if (state)
+        s_clocks_in_state(req, resp, state);
+    else
+        cs_http_error(resp, 422, "ticket", "give ticket=NUMBER or state=STATE");
+}
+
+static void s_get_stats(cs_http_req_t *req, cs_http_resp_t *resp)
+{
+    PGresult *r = cs_db_exec(req->db,
+                             "SELECT count(*),"
+                             " count(*) FILTER (WHERE state = 'running'),"
+                             " count(*) FILTER (WHERE state = 'paused'),"
+                             " count(*) FILTER (WHERE state = 'met'),"
+                             " count(*) FILTER (WHERE state = 'running' AND warned),"
+                             " count(*) FILTER (WHERE state = 'breached'),"
+                             " count(*) FILTER (WHERE state = 'stopped')"
+                             " FROM clocks",
+                             0, NULL);
+    if (!r) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    static const char *const keys[] = {"armed",   "running",  "paused", "met",
+                                       "warning", "breached", "stopped"};
+    json_t *clocks = json_object();
+    for (int i = 0; i < 7; i++)
+        json_object_set_new(clocks, keys[i], json_integer(cs_db_get_i64(r, 0, i)));
+    PQclear(r);
+    json_t *out = json_object();
+    json_object_set_new(out, "clocks", clocks);
+    cs_http_json(resp, 200, out);
+}
+
+void sla_api_register(cs_http_t *http, const sla_policy_t *policy)
+{
+    cs_http_route(http, "GET", "/v1/stats", s_get_stats, (void *)policy);
+    cs_http_route(http, "GET", "/v1/clocks", s_get_clocks, (void *)policy);
+}

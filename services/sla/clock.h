@@ -1,0 +1,121 @@
+/*
+ * clock — one SLA clock: a commitment (first response, resolution) of one
+ * ticket, counted on a calendar from a start instant to a deadline.
+ *
+ * Life of a clock:
+ *
+ *     running ──fulfilled in time──► met
+ *        │  ▲ ──fulfilled late / deadline passes──► breached
+ *        ▼  │ ──ticket closed or terminated──► stopped
+ *     paused
+ *
+ * Crossing the warning share of the target (CS_SLA_WARN_PERCENT, 80 %) sets
+ * the warned flag once; passing the deadline makes the clock breached once.
+ * A reopened ticket re-arms its resolution clock: a new round with fresh
+ * flags. Everything here is pure arithmetic on the struct, so the service's
+ * SQL and its tests agree on one definition.
+ *
+ * "Minutes" of a target are minute_ms long (60 000 in production; the
+ * CS_SLA_MINUTE_SECONDS test/demo knob shortens them).
+ */
+#ifndef SLA_CLOCK_H
+#define SLA_CLOCK_H
+#include <stddef.h>
+#include <stdint.h>
+#include "calendar.h"
+
+typedef enum {
+    SLA_TARGET_FIRST_RESPONSE = 0,
+    SLA_TARGET_RESOLUTION,
+    SLA_TARGET_COUNT
+} sla_target_t;
+
+typedef enum {
+    SLA_CLOCK_RUNNING = 0,
+    SLA_CLOCK_PAUSED,
+    SLA_CLOCK_MET,
+    SLA_CLOCK_BREACHED,
+    SLA_CLOCK_STOPPED,
+    SLA_CLOCK_STATE_COUNT
+} sla_clock_state_t;
+
+/* How clocks are counted: the calendar, the length of a minute, and the
+   share of the target at which a warning goes out. */
+typedef struct {
+    const sla_calendar_t *calendar;
+    int64_t minute_ms; /* 60000 unless scaled for a test or demo */
+    int warn_percent;  /* 1..99 */
+} sla_policy_t;
+
+typedef struct {
+    sla_target_t target;
+    sla_clock_state_t state;
+    int round; /* 1, then +1 each time a reopened ticket re-arms it */
+    int64_t target_minutes;
+    int64_t target_ms; /* working time allowed: target_minutes * minute_ms */
+    int64_t started_at_ms;
+    int64_t warn_at_ms; /* instant the warning share is reached */
+    int64_t deadline_ms;
+    int64_t paused_at_ms; /* 0 unless paused */
+    int warned;
+    int64_t met_at_ms;      /* 0 unless met */
+    int64_t breached_at_ms; /* 0 unless breached (= the deadline) */
+    int64_t stopped_at_ms;  /* when the clock stopped counting (met, fulfilled late,
+                               ticket closed); 0 while it counts */
+} sla_clock_t;
+
+/* What a threshold check or a fulfilment found. */
+typedef enum {
+    SLA_DUE_NONE = 0, /* nothing to signal */
+    SLA_DUE_WARNING,  /* warning share crossed, not yet warned */
+    SLA_DUE_BREACH    /* deadline passed while running */
+} sla_due_t;
+
+typedef enum {
+    SLA_FULFIL_NONE = 0,     /* not counting (already met, stopped, or breached earlier) */
+    SLA_FULFIL_MET,          /* in time: now met */
+    SLA_FULFIL_LATE,         /* after the deadline the tick had not yet seen: now breached */
+    SLA_FULFIL_CLOSED_BREACH /* already breached and still open: now fulfilled, late */
+} sla_fulfil_t;
+
+const char *sla_target_name(sla_target_t target);
+/* -1 for an unknown name. */
+int sla_target_parse(const char *name);
+const char *sla_clock_state_name(sla_clock_state_t state);
+int sla_clock_state_parse(const char *name);
+
+/* Arm a fresh clock (round 1, running) starting at start_ms for
+   target_minutes. 0, or -1 with err filled when the figures are out of range. */
+int sla_clock_arm(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
+                  int64_t start_ms, int64_t target_minutes, char *err, size_t err_size);
+/* Re-arm after a reopen: a new round from start_ms with the same target,
+   flags cleared. Only a clock that has stopped counting, no earlier than
+   start_ms, can be re-armed (a repeated reopen event changes nothing):
+   1 re-armed, 0 nothing to do, -1 out of range. */
+int sla_clock_rearm(sla_clock_t *clock, const sla_policy_t *policy, int64_t start_ms);
+
+/* Share of the target used at now_ms, in whole percent (floor; may exceed
+   100; capped at 9999). A clock that stopped counts up to when it stopped;
+   a paused one up to when it paused. */
+uint32_t sla_clock_percent(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms);
+
+/* Which threshold, if any, the clock has crossed at now_ms and not yet
+   signalled. A clock past both reports only the breach: a warning after the
+   deadline helps nobody. */
+sla_due_t sla_clock_due(const sla_clock_t *clock, int64_t now_ms);
+/* Record the signal sla_clock_due() reported. */
+void sla_clock_mark(sla_clock_t *clock, sla_due_t due);
+
+/* The commitment was fulfilled at at_ms (a response, a resolution). */
+sla_fulfil_t sla_clock_fulfil(sla_clock_t *clock, int64_t at_ms);
+/* The ticket was closed or terminated at at_ms: a counting clock stops.
+   1 stopped, 0 it was not counting. */
+int sla_clock_stop(sla_clock_t *clock, int64_t at_ms);
+
+/* Pause a running clock (waiting for the customer); resuming moves the warn
+   instant and the deadline on by the working time spent paused.
+   1 changed, 0 not in the right state, -1 out of range. */
+int sla_clock_pause(sla_clock_t *clock, int64_t at_ms);
+int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_ms);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * clock_store — SLA clocks in PostgreSQL (see clock_store.h).
+ *
+ * Instants cross the boundary as ms since the epoch through the schema's
+ * ms_ts() and ts_ms() (schema/001_init.sql), exact at the millisecond, the
+ * precision of the bus.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "clock_store.h"
+#include "cs_bus.h"
+#include "cs_log.h"
+
+const char *const SLA_STORE_COLUMNS =
+    "id, ticket_id, number, target, priority, policy, round, state, target_minutes, target_ms,"
+    " ts_ms(started_at), ts_ms(warn_at), ts_ms(deadline), ts_ms(paused_at), warned,"
+    " ts_ms(met_at), ts_ms(breached_at), ts_ms(stopped_at), team, assignee";
+
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src);
+}
+
+/* Length of the UTF-8 sequence at p (1..4), or 0 when it is not well formed
+   (overlong forms, surrogates and code points above U+10FFFF included). */
+static int s_utf8_len(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    int n;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        n = 3, lo = p[0] == 0xE0 ? 0xA0 : 0x80, hi = p[0] == 0xED ? 0x9F : 0xBF;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        n = 4, lo = p[0] == 0xF0 ? 0x90 : 0x80, hi = p[0] == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (int k = 2; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+int sla_store_text_ok(const char *s, size_t max)
+{
+    if (strlen(s) > max)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = s_utf8_len(p);
+        if (n == 0)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row)
+{
+    memset(row, 0, sizeof(*row));
+    s_copy(row->id, sizeof(row->id), cs_db_get(r, i, 0));
+    s_copy(row->ticket_id, sizeof(row->ticket_id), cs_db_get(r, i, 1));
+    s_copy(row->number, sizeof(row->number), cs_db_get(r, i, 2));
+    int target = sla_target_parse(cs_db_get(r, i, 3));
+    s_copy(row->priority, sizeof(row->priority), cs_db_get(r, i, 4));
+    s_copy(row->policy, sizeof(row->policy), cs_db_get(r, i, 5));
+    int state = sla_clock_state_parse(cs_db_get(r, i, 7));
+    if (target < 0 || state < 0)
+        return -1;
+    sla_clock_t *c = &row->clock;
+    c->target = (sla_target_t)target;
+    c->state = (sla_clock_state_t)state;
+    c->round = (int)cs_db_get_i64(r, i, 6);
+    c->target_minutes = cs_db_get_i64(r, i, 8);
+    c->target_ms = cs_db_get_i64(r, i, 9);
+    c->started_at_ms = cs_db_get_i64(r, i, 10);
+    c->warn_at_ms = cs_db_get_i64(r, i, 11);
+    c->deadline_ms = cs_db_get_i64(r, i, 12);
+    c->paused_at_ms = cs_db_get_i64(r, i, 13);
+    c->warned = strcmp(cs_db_get(r, i, 14), "t") == 0;
+    c->met_at_ms = cs_db_get_i64(r, i, 15);
+    c->breached_at_ms = cs_db_get_i64(r, i, 16);
+    c->stopped_at_ms = cs_db_get_i64(r, i, 17);
+    s_copy(row->team, sizeof(row->team), cs_db_get(r, i, 18));
+    s_copy(row->assignee, sizeof(row->assignee), cs_db_get(r, i, 19));
+    return 0;
+}
+
+/* Text parameters for the mutable fields, shared by arm and save. */
+typedef struct {
+    char round[24], minutes[24], target_ms[24], started[24], warn_at[24], deadline[24], paused[24],
+        met[24], breached[24], stopped[24];
+} s_fields_t;
+
+static void s_fields(const sla_clock_t *c, s_fields_t *f)
+{
+    cs_db_i64(f->round, c->round);
+    cs_db_i64(f->minutes, c->target_minutes);
+    cs_db_i64(f->target_ms, c->target_ms);
+    cs_db_i64(f->started, c->started_at_ms);
+    cs_db_i64(f->warn_at, c->warn_at_ms);
+    cs_db_i64(f->deadline, c->deadline_ms);
+    cs_db_i64(f->paused, c->paused_at_ms);
+    cs_db_i64(f->met, c->met_at_ms);
+    cs_db_i64(f->breached, c->breached_at_ms);
+    cs_db_i64(f->stopped, c->stopped_at_ms);
+}
+
+int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row)
+{
+    const sla_clock_t *c = &row->clock;
+    s_fields_t f;
+    s_fields(c, &f);
+    const char *p[] = {
+        row->id,       row->ticket_id,        row->number, sla_target_name(c->target),
+        row->priority, row->policy,           f.round,     sla_clock_state_name(c->state),
+        f.minutes,     f.target_ms,           f.started,   f.warn_at,
+        f.deadline,    c->warned ? "t" : "f", row->team,   row->assignee};
+    return (int)cs_db_cmd(db,
+                          "INSERT INTO clocks (id, ticket_id, number, target, priority, policy,"
+                          " round, state, target_minutes, target_ms, started_at, warn_at,"
+                          " deadline, warned, team, assignee)"
+                          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ms_ts($11),"
+                          " ms_ts($12), ms_ts($13), $14, $15, $16)"
+                          " ON CONFLICT (ticket_id, target) DO NOTHING",
+                          16, p);
+}
+
+int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM clocks WHERE ticket_id = $1 AND target = $2 FOR UPDATE",
+             SLA_STORE_COLUMNS);
+    const char *p[] = {ticket_id, sla_target_name(target)};
+    PGresult *r = cs_db_exec(db, sql, 2, p);
+    if (!r)
+        return -1;
+    int rc = PQntuples(r) == 0 ? 0 : sla_store_row_from(r, 0, row) == 0 ? 1 : -1;
+    PQclear(r);
+    return rc;
+}
+
+int sla_store_save(cs_db_t *db, const sla_clock_row_t *row)
+{
+    const sla_clock_t *c = &row->clock;
+    s_fields_t f;
+    s_fields(c, &f);
+    const char *p[] = {
+        row->id,  sla_clock_state_name(c->state), f.round, f.started,  f.warn_at, f.deadline,
+        f.paused, c->warned ? "t" : "f",          f.met,   f.breached, f.stopped};
+    int64_t n = cs_db_cmd(db,
+                          "UPDATE clocks SET state = $2, round = $3, started_at = ms_ts($4),"
+                          " warn_at = ms_ts($5), deadline = ms_ts($6), paused_at = ms_ts($7),"
+                          " warned = $8, met_at = ms_ts($9), breached_at = ms_ts($10),"
+                          " stopped_at = ms_ts($11), updated_at = now() WHERE id = $1",
+                          11, p);
+    return n == 1 ? 0 : -1;
+}
+
+int sla_store_set_owner(cs_db_t *db, const char *ticket_id, const char *team, const char *assignee)
+{
+    const char *p[] = {ticket_id, team, assignee};
+    int64_t n = cs_db_cmd(db,
+                          "UPDATE clocks SET team = $2, assignee = $3, updated_at = now()"
+                          " WHERE ticket_id = $1 AND (team <> $2 OR assignee <> $3)",
+                          3, p);
+    return n < 0 ? -1 : 0;
+}
+
+int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
+                      uint32_t percent, const char *source_event_id)
+{
+    char round[24], at[24], pct[24];
+    const char *p[] = {row->id,
+                       cs_db_i64(round, row->clock.round),
+                       kind,
+                       cs_db_i64(at, at_ms),
+                       cs_db_i64(pct, percent),
+                       source_event_id && *source_event_id ? source_event_id : NULL};
+    return (int)cs_db_cmd(db,
+                          "INSERT INTO clock_events (clock_id, round, kind, at, percent,"
+                          " source_event_id) VALUES ($1, $2, $3, ms_ts($4), $5, $6)"
+                          " ON CONFLICT (clock_id, round, kind) DO NOTHING",
+                          6, p);
+}
+
+int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t *rows, int max)
+{
+    /* The WHERE clauses match the partial indexes clocks_breach_due and
+       clocks_warning_due, so the planner reads only the due entries however
+       many clocks are running. */
+    char sql[1200];
+    if (which == SLA_DUE_BREACH)
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE state = 'running' AND deadline <= ms_ts($1)"
+                 " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+                 SLA_STORE_COLUMNS);
+    else
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE state = 'running' AND NOT warned"
+                 " AND warn_at <= ms_ts($1) ORDER BY warn_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                 SLA_STORE_COLUMNS);
+    char now[24], lim[24];
+    const char *p[] = {cs_db_i64(now, now_ms), cs_db_i64(lim, max)};
+    PGresult *r = cs_db_exec(db, sql, 2, p);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < PQntuples(r) && n < max; i++) {
+        if (sla_store_row_from(r, i, &rows[n]) == 0)
+            n++;
+        else
+            cs_error("sla: a clock row holds an unknown target or state; skipped");
+    }
+    PQclear(r);
+    return n;
+}
+
+int sla_store_breached_count(cs_db_t *db, const char *ticket_id)
+{
+    PGresult *r = cs_db_exec(db,
+                             "SELECT count(*) FROM clocks WHERE ticket_id = $1"
+                             " AND state = 'breached'",
+                             1, (const char *[]){ticket_id});
+    if (!r)
+        return -1;
+    int n = (int)cs_db_get_i64(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
+int sla_store_emit(cs_db_t *db, const sla_clock_row_t *row, const char *type, int64_t at_ms,
+                   uint32_t percent, uint32_t escalation_level, const char *trace_id)
+{
+    Cs__ClockEvent ce = CS__CLOCK_EVENT__INIT;
+    ce.clock_id = (char *)row->id;
+    ce.ticket_id = (char *)row->ticket_id;
+    ce.number = (char *)row->number;
+    ce.target = (char *)sla_target_name(row->clock.target);
+    ce.priority = (char *)row->priority;
+    ce.started_at_ms = row->clock.started_at_ms;
+    ce.deadline_ms = row->clock.deadline_ms;
+    ce.at_ms = at_ms;
+    ce.percent = percent;
+    ce.escalation_level = escalation_level;
+    ce.team = (char *)row->team;
+    ce.assignee = (char *)row->assignee;
+    ce.policy = (char *)row->policy;
+    Cs__Envelope env = CS__ENVELOPE__INIT;
+    env.body_case = CS__ENVELOPE__BODY_CLOCK_EVENT;
+    env.clock_event = &ce;
+    env.trace_id = (char *)(trace_id ? trace_id : "");
+    return cs_bus_emit(db, type, &env);
+}

@@ -1,0 +1,70 @@
+/*
+ * clock_store — SLA clocks in PostgreSQL (schema/001_init.sql).
+ *
+ * Maps a clocks row to an sla_clock_t plus the ticket facts a ClockEvent
+ * carries, and back; records each clock's history; emits sla.* events.
+ * Every function runs on the caller's connection and inside the caller's
+ * transaction where one is needed (the consumer's, the tick's); none begins
+ * or commits.
+ */
+#ifndef SLA_CLOCK_STORE_H
+#define SLA_CLOCK_STORE_H
+#include "clock.h"
+#include "cs_db.h"
+#include "cs_ids.h"
+
+#define SLA_NUMBER_MAX 64
+#define SLA_PRIORITY_MAX 7
+#define SLA_POLICY_MAX 15
+#define SLA_NAME_MAX 128 /* team, assignee */
+
+/* One clocks row: the clock and the facts that travel with its events. */
+typedef struct {
+    char id[CS_UUID_LEN];
+    char ticket_id[CS_UUID_LEN];
+    char number[SLA_NUMBER_MAX + 1];
+    char priority[SLA_PRIORITY_MAX + 1];
+    char policy[SLA_POLICY_MAX + 1];
+    char team[SLA_NAME_MAX + 1];
+    char assignee[SLA_NAME_MAX + 1];
+    sla_clock_t clock;
+} sla_clock_row_t;
+
+/* Is s valid UTF-8 of at most max bytes? PostgreSQL refuses invalid text,
+   and an event it refused would be retried for ever, so text from outside
+   is checked before it reaches a statement. */
+int sla_store_text_ok(const char *s, size_t max);
+
+/* The columns every SELECT of clocks returns, in the order
+   sla_store_row_from() reads them. */
+extern const char *const SLA_STORE_COLUMNS;
+
+/* Fill row from result row i of a query selecting SLA_STORE_COLUMNS.
+   0, or -1 when the row holds a value the model does not know. */
+int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row);
+
+/* Insert a freshly armed clock unless (ticket_id, target) exists:
+   1 inserted, 0 already there, -1 database error. */
+int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row);
+/* The ticket's clock for target, locked for update: 1 found, 0 none, -1. */
+int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row);
+/* Write the clock's mutable fields back. 0 or -1. */
+int sla_store_save(cs_db_t *db, const sla_clock_row_t *row);
+/* Keep the team and assignee carried by the latest ticket facts. 0 or -1. */
+int sla_store_set_owner(cs_db_t *db, const char *ticket_id, const char *team, const char *assignee);
+/* Record one step of a clock's history for its current round:
+   1 recorded, 0 this kind was already recorded for the round, -1. */
+int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
+                      uint32_t percent, const char *source_event_id);
+/* Clocks (running) whose deadline (SLA_DUE_BREACH) or warn instant
+   (SLA_DUE_WARNING, not yet warned) is at or before now_ms, oldest first,
+   locked (SKIP LOCKED), at most max. Returns the count or -1. */
+int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t *rows, int max);
+/* Number of the ticket's clocks now breached (the escalation level). -1 on error. */
+int sla_store_breached_count(cs_db_t *db, const char *ticket_id);
+
+/* Emit a ClockEvent of type ("sla.armed", …) for row in the open transaction. */
+int sla_store_emit(cs_db_t *db, const sla_clock_row_t *row, const char *type, int64_t at_ms,
+                   uint32_t percent, uint32_t escalation_level, const char *trace_id);
+
+#endif

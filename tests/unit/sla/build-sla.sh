@@ -1,0 +1,15 @@
+#!/bin/sh
+# Build and run sla-monitor's unit tests through the top-level Makefile (which
+# links tests/unit/sla/test_*.c against the service's objects), once plainly
+# and once under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   tests/unit/sla/build-sla.sh          (both builds)
+#   SAN=0 tests/unit/sla/build-sla.sh    (plain build only)
+set -eu
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+cd "$ROOT"
+make --no-print-directory -s build/tests/unit/sla/test_clock
+build/tests/unit/sla/test_clock
+if [ "${SAN:-1}" != 0 ]; then
+    make --no-print-directory -s BUILD=build/asan SAN=1 OPT=-O1 build/asan/tests/unit/sla/test_clock
+    ASAN_OPTIONS=detect_leaks=1 build/asan/tests/unit/sla/test_clock
+fi
