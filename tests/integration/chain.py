@@ -6,9 +6,8 @@ file passes its own offset, so two files can run side by side), and offers
 the few steps the tests share: submit a request at intake's front door,
 wait for dispatch to know the ticket, act on it as the agent would.
 
-Dispatch is the real build/bin/cs-dispatch when it is built, else the
-test-only stand-in build/tests/integration/dispatch_stub (dispatch_stub.c);
-CS_TEST_DISPATCH=real|stub forces the choice.
+The chain is the real one: cs-intake, cs-dispatch (with its shipped rules)
+and cs-sla (which dispatch reads), then the services under test.
 """
 import os
 import socket
@@ -19,27 +18,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import BASES, BUILD, ROOT, Postgres, Service, http, wait_for  # noqa: E402,F401
 
 
-def dispatch_binary():
-    real = os.path.join(BUILD, "bin", "cs-dispatch")
-    stub = os.path.join(BUILD, "tests", "integration", "dispatch_stub")
-    choice = os.environ.get("CS_TEST_DISPATCH", "")
-    if choice == "stub" or (choice != "real" and not os.path.exists(real)):
-        return stub, "stub"
-    return real, "real"
-
-
 class Chain:
-    """PostgreSQL plus intake, dispatch and the services named, on moved ports."""
+    """PostgreSQL plus intake, dispatch, sla and the services named, on moved ports."""
 
     def __init__(self, name, pg_port, offset, services, extra_env=None):
         self.name = name
         self.offset = offset
-        self.services = ["intake", "dispatch"] + list(services)
+        self.services = ["intake", "dispatch", "sla"] + list(services)
         self.pg = Postgres(name, pg_port)
         self.logs = os.path.join(BUILD, "test-var", name)
         self.procs = {}
-        self.dispatch_bin, self.dispatch_kind = dispatch_binary()
-        env = dict(os.environ, CS_LOG_LEVEL="info")
+        env = dict(os.environ, CS_LOG_LEVEL="info",
+                   CS_DISPATCH_RULES=os.path.join(ROOT, "services/dispatch/rules/classify.rules"))
         for svc, base in BASES.items():
             up = svc.upper()
             env[f"CS_{up}_HTTP_PORT"] = str(base + offset)
@@ -72,7 +62,7 @@ class Chain:
 
     def start(self, svc, extra_env=None):
         self.check_free(svc)
-        binary = self.dispatch_bin if svc == "dispatch" else os.path.join(BUILD, "bin", f"cs-{svc}")
+        binary = os.path.join(BUILD, "bin", f"cs-{svc}")
         log = os.path.join(self.logs, f"{svc}.log")
         proc = Service(svc, [binary], dict(self.env, **(extra_env or {})), log)
         proc.start()
@@ -146,7 +136,8 @@ class Chain:
 
     def agent_of(self, number):
         t = self.dispatch_ticket(number)
-        return t.get("assignee") or t.get("owner") or "agent.stub"
+        assert t.get("assignee") or t.get("owner"), ("no agent on the ticket", t)
+        return t.get("assignee") or t.get("owner")
 
     def act(self, number, action, **body):
         """POST /v1/tickets/{number}/{action} at dispatch: (status, body)."""

@@ -2,8 +2,8 @@
 becomes a complaint case through dispatch, and handlers accept and close it
 over HTTP; the state machine refuses every other move with 409.
 
-Real PostgreSQL, real cs-intake and cs-complaint, real dispatch (or its
-test stand-in while dispatch is not built, see chain.py).
+Real PostgreSQL, real cs-intake and cs-complaint, cs-dispatch and
+cs-sla (chain.py).
 """
 import os
 import signal
@@ -26,7 +26,6 @@ class ComplaintTest(unittest.TestCase):
         cls.chain = Chain("complaint", PG_PORT, OFFSET, ["complaint"])
         cls.chain.start_all()
         cls.api = cls.chain.url("complaint")
-        print(f"\n    dispatch: {cls.chain.dispatch_kind}")
 
     @classmethod
     def tearDownClass(cls):
@@ -124,6 +123,11 @@ class ComplaintTest(unittest.TestCase):
                                 {"handler": "li.wei"})
             self.assertEqual(status, 404, key)
             self.assertEqual(http("GET", f"{self.api}/v1/complaints/{key}")[0], 404)
+
+    def test_a_request_dispatch_classifies_as_a_complaint_opens_a_case_too(self):
+        number = self.chain.submit("关于上月油品质量的投诉", "收到的柴油含水量超标，我们非常不满意。")
+        case = self.case_of(number)
+        self.assertEqual(case["status"], "received")
 
     def test_a_ticket_that_is_not_a_complaint_opens_no_case(self):
         other = self.chain.submit("Training request: tank gauging", "Please train 5 operators.",
