@@ -43,7 +43,7 @@ static json_t *s_str(const char *s)
 
 /* Columns of s_case_select, in order. */
 #define CASE_SELECT                                                                                \
-    "SELECT complaint_id, ticket_id, ticket_number, status, channel, tier, priority, team,"       \
+    "SELECT complaint_id, ticket_id, ticket_number, status, channel, tier, priority, team,"        \
     " subject, customer_name, language, handler, resolution,"                                      \
     " (extract(epoch FROM received_at) * 1000)::bigint,"                                           \
     " (extract(epoch FROM accept_due) * 1000)::bigint,"                                            \
@@ -53,9 +53,9 @@ static json_t *s_str(const char *s)
 
 static json_t *s_case_json(const PGresult *r, int row)
 {
-    static const char *const keys[] = {"complaint_id", "ticket_id", "ticket_number", "status",
-                                       "channel",      "tier",      "priority",      "team",
-                                       "subject",      "customer_name", "language", "handler",
+    static const char *const keys[] = {"complaint_id", "ticket_id",     "ticket_number", "status",
+                                       "channel",      "tier",          "priority",      "team",
+                                       "subject",      "customer_name", "language",      "handler",
                                        "resolution"};
     json_t *o = json_object();
     for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
@@ -83,9 +83,10 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     int64_t limit = 100;
     complaint_status_t st;
     if (status && complaint_status_parse(status, &st) < 0) {
-        cs_http_error(resp, 422, "status", "status must be one of received, accepted,"
-                                           " classified, investigating, handling, feedback,"
-                                           " archived, resolved");
+        cs_http_error(resp, 422, "status",
+                      "status must be one of received, accepted,"
+                      " classified, investigating, handling, feedback,"
+                      " archived, resolved");
         return;
     }
     if (limit_s && cs_parse_int(limit_s, 1, LIST_LIMIT_MAX, &limit) < 0) {
@@ -176,8 +177,8 @@ enum { MOVE_ACCEPT, MOVE_CLOSE };
 
 /* The body of accept and close: handler (and resolution for close),
    checked before any row is touched. */
-static json_t *s_move_body(cs_http_req_t *req, cs_http_resp_t *resp, int move,
-                           const char **handler, const char **resolution)
+static json_t *s_move_body(cs_http_req_t *req, cs_http_resp_t *resp, int move, const char **handler,
+                           const char **resolution)
 {
     char err[128];
     json_t *body = cs_http_json_body(req, resp);

@@ -10,10 +10,10 @@
 #include <string.h>
 
 static const char *const s_names[COMPLAINT_STATUS_COUNT] = {
-    [COMPLAINT_RECEIVED] = "received",   [COMPLAINT_ACCEPTED] = "accepted",
+    [COMPLAINT_RECEIVED] = "received",     [COMPLAINT_ACCEPTED] = "accepted",
     [COMPLAINT_CLASSIFIED] = "classified", [COMPLAINT_INVESTIGATING] = "investigating",
-    [COMPLAINT_HANDLING] = "handling",   [COMPLAINT_FEEDBACK] = "feedback",
-    [COMPLAINT_ARCHIVED] = "archived",   [COMPLAINT_RESOLVED] = "resolved",
+    [COMPLAINT_HANDLING] = "handling",     [COMPLAINT_FEEDBACK] = "feedback",
+    [COMPLAINT_ARCHIVED] = "archived",     [COMPLAINT_RESOLVED] = "resolved",
 };
 
 /* The moves enabled today: the short path accept -> close. */

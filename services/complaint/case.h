@@ -20,19 +20,19 @@
 #include <stdint.h>
 
 typedef enum {
-    COMPLAINT_RECEIVED = 0, /* opened from a complaint ticket, not yet accepted */
-    COMPLAINT_ACCEPTED,     /* step 1: a handler has accepted it */
-    COMPLAINT_CLASSIFIED,   /* step 2 (declared for later) */
-    COMPLAINT_INVESTIGATING,/* step 3 (declared for later) */
-    COMPLAINT_HANDLING,     /* step 4 (declared for later) */
-    COMPLAINT_FEEDBACK,     /* step 5 (declared for later) */
-    COMPLAINT_ARCHIVED,     /* step 6 (declared for later) */
-    COMPLAINT_RESOLVED,     /* closed with a resolution */
+    COMPLAINT_RECEIVED = 0,  /* opened from a complaint ticket, not yet accepted */
+    COMPLAINT_ACCEPTED,      /* step 1: a handler has accepted it */
+    COMPLAINT_CLASSIFIED,    /* step 2 (declared for later) */
+    COMPLAINT_INVESTIGATING, /* step 3 (declared for later) */
+    COMPLAINT_HANDLING,      /* step 4 (declared for later) */
+    COMPLAINT_FEEDBACK,      /* step 5 (declared for later) */
+    COMPLAINT_ARCHIVED,      /* step 6 (declared for later) */
+    COMPLAINT_RESOLVED,      /* closed with a resolution */
     COMPLAINT_STATUS_COUNT
 } complaint_status_t;
 
-#define COMPLAINT_HANDLER_MAX 64       /* bytes of a handler's login */
-#define COMPLAINT_RESOLUTION_MAX 8000  /* bytes of a resolution text */
+#define COMPLAINT_HANDLER_MAX 64      /* bytes of a handler's login */
+#define COMPLAINT_RESOLUTION_MAX 8000 /* bytes of a resolution text */
 
 /* "received", "accepted", … ; NULL for a value out of range. */
 const char *complaint_status_name(complaint_status_t status);
@@ -48,8 +48,8 @@ typedef struct {
     complaint_status_t status;
     int64_t received_at_ms;
     int64_t accept_due_ms;
-    int64_t accepted_at_ms;   /* 0 until accepted */
-    int64_t resolved_at_ms;   /* 0 until resolved */
+    int64_t accepted_at_ms; /* 0 until accepted */
+    int64_t resolved_at_ms; /* 0 until resolved */
     char handler[COMPLAINT_HANDLER_MAX + 1];
 } complaint_case_t;
 

@@ -13,14 +13,49 @@
 static const char *s_lock_by_id =
     "SELECT complaint_id, ticket_id, ticket_number, status, " MS("received_at") ", " MS(
         "accept_due") ", coalesce(" MS("accepted_at") ", 0), coalesce(" MS("resolved_at") ", 0),"
-                      " handler, customer_email, customer_name, language, resolution"
-                      " FROM complaint_cases WHERE complaint_id = $1::uuid FOR UPDATE";
+                                                                                          " handler"
+                                                                                          ", "
+                                                                                          "customer"
+                                                                                          "_email, "
+                                                                                          "customer"
+                                                                                          "_name, "
+                                                                                          "language"
+                                                                                          ", "
+                                                                                          "resoluti"
+                                                                                          "on"
+                                                                                          " FROM "
+                                                                                          "complain"
+                                                                                          "t_cases "
+                                                                                          "WHERE "
+                                                                                          "complain"
+                                                                                          "t_id = "
+                                                                                          "$1::"
+                                                                                          "uuid "
+                                                                                          "FOR "
+                                                                                          "UPDATE";
 
 static const char *s_lock_by_number =
     "SELECT complaint_id, ticket_id, ticket_number, status, " MS("received_at") ", " MS(
         "accept_due") ", coalesce(" MS("accepted_at") ", 0), coalesce(" MS("resolved_at") ", 0),"
-                      " handler, customer_email, customer_name, language, resolution"
-                      " FROM complaint_cases WHERE ticket_number = $1 FOR UPDATE";
+                                                                                          " handler"
+                                                                                          ", "
+                                                                                          "customer"
+                                                                                          "_email, "
+                                                                                          "customer"
+                                                                                          "_name, "
+                                                                                          "language"
+                                                                                          ", "
+                                                                                          "resoluti"
+                                                                                          "on"
+                                                                                          " FROM "
+                                                                                          "complain"
+                                                                                          "t_cases "
+                                                                                          "WHERE "
+                                                                                          "ticket_"
+                                                                                          "number "
+                                                                                          "= $1 "
+                                                                                          "FOR "
+                                                                                          "UPDATE";
 
 PGresult *case_store_lock(cs_db_t *db, const char *id_or_number, complaint_case_t *c)
 {
@@ -44,8 +79,8 @@ static const char *s_ms_or_null(char *buf, int64_t ms)
     return ms ? cs_db_i64(buf, ms) : NULL;
 }
 
-int case_store_move(cs_db_t *db, const PGresult *row, const complaint_case_t *c,
-                    const char *type, const char *actor, const char *resolution)
+int case_store_move(cs_db_t *db, const PGresult *row, const complaint_case_t *c, const char *type,
+                    const char *actor, const char *resolution)
 {
     const char *id = cs_db_get(row, 0, CASE_COL_ID);
     const char *from = cs_db_get(row, 0, CASE_COL_STATUS);
@@ -77,10 +112,9 @@ int case_store_move(cs_db_t *db, const PGresult *row, const complaint_case_t *c,
                            resolution ? resolution : cs_db_get(row, 0, CASE_COL_RESOLUTION));
 }
 
-int case_store_emit(cs_db_t *db, const char *type, const char *complaint_id,
-                    const char *ticket_id, const char *number, const complaint_case_t *c,
-                    const char *email, const char *name, const char *language,
-                    const char *resolution)
+int case_store_emit(cs_db_t *db, const char *type, const char *complaint_id, const char *ticket_id,
+                    const char *number, const complaint_case_t *c, const char *email,
+                    const char *name, const char *language, const char *resolution)
 {
     Cs__ComplaintEvent ev = CS__COMPLAINT_EVENT__INIT;
     ev.complaint_id = (char *)complaint_id;

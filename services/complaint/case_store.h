@@ -39,13 +39,12 @@ PGresult *case_store_lock(cs_db_t *db, const char *id_or_number, complaint_case_
 /* Write the case's status, handler and times back, record the move in
    case_history (actor, note) and emit `type` for it.  row is the locked
    row from case_store_lock(); resolution may be NULL (unchanged).  0 or -1. */
-int case_store_move(cs_db_t *db, const PGresult *row, const complaint_case_t *c,
-                    const char *type, const char *actor, const char *resolution);
+int case_store_move(cs_db_t *db, const PGresult *row, const complaint_case_t *c, const char *type,
+                    const char *actor, const char *resolution);
 
 /* Emit one ComplaintEvent of `type` with the given fields. 0 or -1. */
-int case_store_emit(cs_db_t *db, const char *type, const char *complaint_id,
-                    const char *ticket_id, const char *number, const complaint_case_t *c,
-                    const char *email, const char *name, const char *language,
-                    const char *resolution);
+int case_store_emit(cs_db_t *db, const char *type, const char *complaint_id, const char *ticket_id,
+                    const char *number, const complaint_case_t *c, const char *email,
+                    const char *name, const char *language, const char *resolution);
 
 #endif

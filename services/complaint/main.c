@@ -24,7 +24,8 @@ static int s_init(cs_service_t *svc)
     if (cs_env_int("CS_COMPLAINT_ACCEPT_HOURS", 24, 1, 24 * 30, &hours) < 0)
         return -1;
     s_settings.accept_hours = (int)hours;
-    cs_metric_declare("cs_complaint_open", "gauge", "Complaint cases neither resolved nor archived.");
+    cs_metric_declare("cs_complaint_open", "gauge",
+                      "Complaint cases neither resolved nor archived.");
     cs_metric_declare("cs_complaint_accept_overdue", "gauge",
                       "Complaint cases still unaccepted past their acceptance deadline.");
     cs_metric_declare("cs_complaint_opened_total", "counter", "Complaint cases opened.");
@@ -36,11 +37,12 @@ static int s_init(cs_service_t *svc)
 /* Refresh the gauges from the table, so they are right after a restart too. */
 static void s_tick(cs_service_t *svc)
 {
-    PGresult *r = cs_db_exec(cs_service_db(svc),
-                             "SELECT count(*) FILTER (WHERE status NOT IN ('resolved', 'archived')),"
-                             " count(*) FILTER (WHERE status = 'received' AND accept_due < now())"
-                             " FROM complaint_cases",
-                             0, NULL);
+    PGresult *r =
+        cs_db_exec(cs_service_db(svc),
+                   "SELECT count(*) FILTER (WHERE status NOT IN ('resolved', 'archived')),"
+                   " count(*) FILTER (WHERE status = 'received' AND accept_due < now())"
+                   " FROM complaint_cases",
+                   0, NULL);
     if (!r)
         return;
     cs_gauge_set("cs_complaint_open", "", (double)cs_db_get_i64(r, 0, 0));

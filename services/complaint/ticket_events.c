@@ -35,10 +35,9 @@ static int s_on_ticket_accepted(cs_db_t *db, const Cs__Envelope *env, void *ctx)
                 s_str(env->event_id));
         return 1;
     }
-    const char *texts[] = {f->number,   f->channel,       f->tier,
-                           f->priority, f->team,          f->subject,
-                           f->customer_id, f->customer_name, f->customer_email,
-                           f->language};
+    const char *texts[] = {f->number,         f->channel, f->tier,        f->priority,
+                           f->team,           f->subject, f->customer_id, f->customer_name,
+                           f->customer_email, f->language};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         if (!complaint_text_is_utf8(texts[i])) {
             cs_warn("complaint: accepted event %s carries text that is not UTF-8; ignored",
@@ -87,8 +86,8 @@ static int s_on_ticket_accepted(cs_db_t *db, const Cs__Envelope *env, void *ctx)
                   " VALUES ($1::uuid, '', 'received', 'system')",
                   1, (const char *[]){id}) != 1)
         return -1;
-    if (case_store_emit(db, "complaint.opened", id, f->ticket_id, f->number, &c,
-                        f->customer_email, f->customer_name, f->language, "") < 0)
+    if (case_store_emit(db, "complaint.opened", id, f->ticket_id, f->number, &c, f->customer_email,
+                        f->customer_name, f->language, "") < 0)
         return -1;
     cs_counter_add("cs_complaint_opened_total", "", 1);
     cs_info("complaint: case %s opened for ticket %s", id, f->number);

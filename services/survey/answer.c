@@ -26,8 +26,21 @@
 #define HTML "text/html; charset=utf-8"
 
 /* Columns of s_invitation_sql, in order. */
-enum { INV_ID, INV_NUMBER, INV_LANGUAGE, INV_STATUS, INV_SAT, INV_REC, INV_COMMENT, INV_TICKET,
-       INV_EMAIL, INV_NAME, INV_TEAM, INV_AGENT, INV_TYPE };
+enum {
+    INV_ID,
+    INV_NUMBER,
+    INV_LANGUAGE,
+    INV_STATUS,
+    INV_SAT,
+    INV_REC,
+    INV_COMMENT,
+    INV_TICKET,
+    INV_EMAIL,
+    INV_NAME,
+    INV_TEAM,
+    INV_AGENT,
+    INV_TYPE
+};
 
 static const char *s_invitation_sql =
     "SELECT i.invitation_id, i.ticket_number, i.language, i.status, a.satisfaction,"
@@ -71,8 +84,8 @@ static int s_verify(cs_http_req_t *req, cs_http_resp_t *resp, survey_state_t *st
                     size_t idlen)
 {
     char err[128];
-    int rc = survey_link_verify(survey_keyring_lookup, st->keys, req->param[0],
-                                cs_now_ms() / 1000, id, idlen, err, sizeof(err));
+    int rc = survey_link_verify(survey_keyring_lookup, st->keys, req->param[0], cs_now_ms() / 1000,
+                                id, idlen, err, sizeof(err));
     if (rc == -1 || !cs_is_uuid(id)) {
         cs_warn("survey: answer link refused (%s) from %s", rc == -1 ? err : "not an invitation",
                 req->client_ip);
@@ -198,7 +211,8 @@ static void s_post(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out_done;
     }
     survey_lang_t lang = survey_lang_from_tag(cs_db_get(r, 0, INV_LANGUAGE));
-    const char *number = cs_db_get(r, 0, INV_NUMBER);
+    char number[128]; /* outlives r: the thanks page is built after the commit */
+    snprintf(number, sizeof(number), "%s", cs_db_get(r, 0, INV_NUMBER));
     if (strcmp(cs_db_get(r, 0, INV_STATUS), "answered") == 0) {
         /* a new statement sees the answer committed while we waited for the lock */
         PGresult *done = cs_db_exec(req->db, s_invitation_sql, 1, (const char *[]){id});
@@ -226,10 +240,9 @@ static void s_post(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out_db_error;
     cs_service_kick(st->svc);
     atomic_store(&st->summary_dirty, 1);
-    cs_counter_add("cs_survey_answers_total",
-                   survey_is_low_score(a->satisfaction) ? "low_score=\"true\""
-                                                        : "low_score=\"false\"",
-                   1);
+    cs_counter_add(
+        "cs_survey_answers_total",
+        survey_is_low_score(a->satisfaction) ? "low_score=\"true\"" : "low_score=\"false\"", 1);
     cs_info("survey: invitation %s answered (satisfaction %d)", id, a->satisfaction);
     s_page(resp, 200, survey_page_thanks(lang, number, survey_is_low_score(a->satisfaction)));
     free(a);

@@ -51,16 +51,16 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     }
     char lbuf[24];
     const char *p[] = {ticket, cs_db_i64(lbuf, limit)};
-    PGresult *r = cs_db_exec(
-        req->db,
-        "SELECT i.invitation_id, i.ticket_number, i.link, i.status, i.skip_reason,"
-        " coalesce((extract(epoch FROM i.expires_at) * 1000)::bigint, 0),"
-        " (extract(epoch FROM i.created_at) * 1000)::bigint,"
-        " coalesce(a.satisfaction, 0), coalesce(a.recommend, -1)"
-        " FROM invitations i LEFT JOIN answers a USING (invitation_id)"
-        " WHERE ($1::text IS NULL OR i.ticket_number = $1)"
-        " ORDER BY i.created_at DESC, i.invitation_id LIMIT $2",
-        2, p);
+    PGresult *r =
+        cs_db_exec(req->db,
+                   "SELECT i.invitation_id, i.ticket_number, i.link, i.status, i.skip_reason,"
+                   " coalesce((extract(epoch FROM i.expires_at) * 1000)::bigint, 0),"
+                   " (extract(epoch FROM i.created_at) * 1000)::bigint,"
+                   " coalesce(a.satisfaction, 0), coalesce(a.recommend, -1)"
+                   " FROM invitations i LEFT JOIN answers a USING (invitation_id)"
+                   " WHERE ($1::text IS NULL OR i.ticket_number = $1)"
+                   " ORDER BY i.created_at DESC, i.invitation_id LIMIT $2",
+                   2, p);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error, try again");
         return;
@@ -91,13 +91,14 @@ static int s_tally(cs_db_t *db, const char *from, const char *to, survey_tally_t
                    int64_t *skipped)
 {
     const char *p[] = {from, to};
-    PGresult *r = cs_db_exec(db,
-                             "SELECT count(*) FILTER (WHERE status <> 'skipped'),"
-                             " count(*) FILTER (WHERE status = 'skipped')"
-                             " FROM invitations"
-                             " WHERE ($1::bigint IS NULL OR created_at >= to_timestamp($1 / 1000.0))"
-                             " AND ($2::bigint IS NULL OR created_at < to_timestamp($2 / 1000.0))",
-                             2, p);
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT count(*) FILTER (WHERE status <> 'skipped'),"
+                   " count(*) FILTER (WHERE status = 'skipped')"
+                   " FROM invitations"
+                   " WHERE ($1::bigint IS NULL OR created_at >= to_timestamp($1 / 1000.0))"
+                   " AND ($2::bigint IS NULL OR created_at < to_timestamp($2 / 1000.0))",
+                   2, p);
     if (!r)
         return -1;
     survey_tally_init(t, cs_db_get_i64(r, 0, 0));
@@ -177,8 +178,7 @@ static void s_summary(cs_http_req_t *req, cs_http_resp_t *resp)
     json_object_set_new(o, "target", json_real(s.target));
     json_object_set_new(o, "meets_target", json_boolean(s.meets_target));
     json_object_set_new(o, "nps", s_ratio(s.has_nps, s.nps));
-    json_object_set_new(o, "avg_satisfaction",
-                        s_ratio(s.has_avg_satisfaction, s.avg_satisfaction));
+    json_object_set_new(o, "avg_satisfaction", s_ratio(s.has_avg_satisfaction, s.avg_satisfaction));
     json_object_set_new(o, "avg_recommend", s_ratio(s.has_avg_recommend, s.avg_recommend));
     json_object_set_new(o, "promoters", json_integer(t.promoters));
     json_object_set_new(o, "passives", json_integer(t.passives));

@@ -20,12 +20,12 @@
 #define SURVEY_EMAIL_MAX 254 /* RFC 5321 path limit, characters */
 
 typedef enum {
-    SURVEY_INVITE = 0,          /* send an invitation */
-    SURVEY_SKIP_NO_EMAIL,       /* the customer gave no e-mail address */
-    SURVEY_SKIP_INVALID_EMAIL,  /* the address is not a usable mailbox */
-    SURVEY_SKIP_NO_REPLY,       /* no-reply / do-not-reply address */
-    SURVEY_SKIP_MAILER_DAEMON,  /* mailer-daemon: a bounce robot */
-    SURVEY_SKIP_POSTMASTER,     /* postmaster: the mail administrator's role box */
+    SURVEY_INVITE = 0,         /* send an invitation */
+    SURVEY_SKIP_NO_EMAIL,      /* the customer gave no e-mail address */
+    SURVEY_SKIP_INVALID_EMAIL, /* the address is not a usable mailbox */
+    SURVEY_SKIP_NO_REPLY,      /* no-reply / do-not-reply address */
+    SURVEY_SKIP_MAILER_DAEMON, /* mailer-daemon: a bounce robot */
+    SURVEY_SKIP_POSTMASTER,    /* postmaster: the mail administrator's role box */
     SURVEY_DECISION_COUNT
 } survey_decision_t;
 

@@ -59,8 +59,8 @@ static int s_kid_ok(const char *kid, size_t n)
 }
 
 /* Add kid (klen bytes) with the key in hex (hlen chars). */
-static int s_add(survey_keyring_t *self, const char *kid, size_t klen, const char *hex,
-                 size_t hlen, char *err, size_t errlen)
+static int s_add(survey_keyring_t *self, const char *kid, size_t klen, const char *hex, size_t hlen,
+                 char *err, size_t errlen)
 {
     if (!s_kid_ok(kid, klen)) {
         snprintf(err, errlen, "key id must be 1..%d of A-Z a-z 0-9 . _ -", SURVEY_LINK_KEY_ID_MAX);

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SURVEY_KEYRING_MAX 16        /* keys at once */
-#define SURVEY_KEYRING_KEY_MAX 64    /* bytes per key */
+#define SURVEY_KEYRING_MAX 16     /* keys at once */
+#define SURVEY_KEYRING_KEY_MAX 64 /* bytes per key */
 
 typedef struct survey_keyring survey_keyring_t;
 

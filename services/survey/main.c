@@ -112,8 +112,8 @@ static int s_load_keys(cs_service_t *svc, survey_state_t *st)
         cs_error("survey: cannot load or create the link key");
         return -1;
     }
-    cs_info("survey: %zu link key(s); new links signed with '%s'",
-            survey_keyring_count(st->keys), survey_keyring_signing_kid(st->keys));
+    cs_info("survey: %zu link key(s); new links signed with '%s'", survey_keyring_count(st->keys),
+            survey_keyring_signing_kid(st->keys));
     return 0;
 }
 

@@ -56,8 +56,8 @@ static int s_parse_clock(const char *s, int64_t *ms)
 {
     int hh = -1, mi = -1, ss = -1;
     /* each field is read only once the one before it was whole */
-    if ((hh = s_digits(s, 2)) < 0 || s[2] != ':' || (mi = s_digits(s + 3, 2)) < 0 ||
-        s[5] != ':' || (ss = s_digits(s + 6, 2)) < 0 || hh > 23 || mi > 59 || ss > 59)
+    if ((hh = s_digits(s, 2)) < 0 || s[2] != ':' || (mi = s_digits(s + 3, 2)) < 0 || s[5] != ':' ||
+        (ss = s_digits(s + 6, 2)) < 0 || hh > 23 || mi > 59 || ss > 59)
         return -1;
     const char *p = s + 8;
     int64_t frac = 0;

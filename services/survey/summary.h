@@ -32,32 +32,32 @@ int survey_is_low_score(int satisfaction);
 int survey_parse_time(const char *s, int64_t *ms);
 
 typedef struct {
-    int64_t sent;     /* invitations sent (skipped ones excluded) */
-    int64_t answered; /* answers */
-    int64_t satisfied;          /* answers with satisfaction 4..5 */
+    int64_t sent;      /* invitations sent (skipped ones excluded) */
+    int64_t answered;  /* answers */
+    int64_t satisfied; /* answers with satisfaction 4..5 */
     int64_t satisfaction_sum;
-    int64_t recommend_answers;  /* answers with a recommend score */
+    int64_t recommend_answers; /* answers with a recommend score */
     int64_t recommend_sum;
-    int64_t promoters;          /* recommend 9..10 */
-    int64_t passives;           /* recommend 7..8 */
-    int64_t detractors;         /* recommend 0..6 */
-    int64_t rejected;           /* answers fed in with out-of-range scores (ignored) */
+    int64_t promoters;  /* recommend 9..10 */
+    int64_t passives;   /* recommend 7..8 */
+    int64_t detractors; /* recommend 0..6 */
+    int64_t rejected;   /* answers fed in with out-of-range scores (ignored) */
 } survey_tally_t;
 
 typedef struct {
     int64_t sent, answered;
     int has_response_rate;
-    double response_rate;       /* 0..1 */
+    double response_rate; /* 0..1 */
     int has_satisfied_share;
-    double satisfied_share;     /* 0..1 */
-    double target;              /* the satisfied-share target */
-    int meets_target;           /* satisfied_share >= target (0 without answers) */
+    double satisfied_share; /* 0..1 */
+    double target;          /* the satisfied-share target */
+    int meets_target;       /* satisfied_share >= target (0 without answers) */
     int has_nps;
-    double nps;                 /* -100..100 */
+    double nps; /* -100..100 */
     int has_avg_satisfaction;
-    double avg_satisfaction;    /* 1..5 */
+    double avg_satisfaction; /* 1..5 */
     int has_avg_recommend;
-    double avg_recommend;       /* 0..10 */
+    double avg_recommend; /* 0..10 */
 } survey_summary_t;
 
 /* Start a tally for a period in which `sent` invitations went out. */

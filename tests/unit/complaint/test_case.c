@@ -107,8 +107,8 @@ static void test_only_received_to_accepted_and_accepted_to_resolved_are_allowed(
     int allowed = 0;
     for (int from = 0; from < COMPLAINT_STATUS_COUNT; from++)
         for (int to = 0; to < COMPLAINT_STATUS_COUNT; to++)
-            allowed += complaint_transition_allowed((complaint_status_t)from,
-                                                    (complaint_status_t)to);
+            allowed +=
+                complaint_transition_allowed((complaint_status_t)from, (complaint_status_t)to);
     assert_int_equal(allowed, 2);
     assert_true(complaint_transition_allowed(COMPLAINT_RECEIVED, COMPLAINT_ACCEPTED));
     assert_true(complaint_transition_allowed(COMPLAINT_ACCEPTED, COMPLAINT_RESOLVED));
@@ -120,9 +120,8 @@ static void test_only_received_to_accepted_and_accepted_to_resolved_are_allowed(
 static void test_the_six_step_statuses_are_named_as_the_business_names_them(void **state)
 {
     (void)state;
-    static const char *const names[] = {"received",      "accepted", "classified",
-                                        "investigating", "handling", "feedback",
-                                        "archived",      "resolved"};
+    static const char *const names[] = {"received", "accepted", "classified", "investigating",
+                                        "handling", "feedback", "archived",   "resolved"};
     for (int i = 0; i < COMPLAINT_STATUS_COUNT; i++) {
         complaint_status_t st;
         assert_string_equal(complaint_status_name((complaint_status_t)i), names[i]);
@@ -187,9 +186,8 @@ static void test_a_resolution_says_something_in_clean_utf8(void **state)
     (void)state;
     char err[128];
     static char big[COMPLAINT_RESOLUTION_MAX + 2];
-    assert_int_equal(complaint_resolution_check("已更换阀门并补发货物。\nRefund issued.", err,
-                                                sizeof(err)),
-                     0);
+    assert_int_equal(
+        complaint_resolution_check("已更换阀门并补发货物。\nRefund issued.", err, sizeof(err)), 0);
     assert_int_equal(complaint_resolution_check(NULL, err, sizeof(err)), -1);
     assert_int_equal(complaint_resolution_check(" \n\t ", err, sizeof(err)), -1);
     assert_string_equal(err, "resolution is required: say how the complaint was resolved");

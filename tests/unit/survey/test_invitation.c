@@ -15,8 +15,8 @@ static void s_expect(const char *email, survey_decision_t want)
 {
     survey_decision_t got = survey_invitation_decide(email);
     if (got != want)
-        fail_msg("\"%s\": %s, expected %s", email ? email : "(null)",
-                 survey_decision_reason(got), survey_decision_reason(want));
+        fail_msg("\"%s\": %s, expected %s", email ? email : "(null)", survey_decision_reason(got),
+                 survey_decision_reason(want));
 }
 
 static void test_a_customer_with_an_ordinary_address_is_invited(void **state)
@@ -44,9 +44,9 @@ static void test_a_no_reply_address_is_never_invited_however_it_is_spelled(void 
 {
     (void)state;
     static const char *const robots[] = {
-        "noreply@example.com",        "no-reply@example.com",    "NO_REPLY@example.com",
-        "No.Reply@example.com",       "donotreply@example.com",  "do-not-reply@example.com",
-        "Do_Not_Reply@example.com",   "noreply+alerts@example.com", "no-reply-billing@example.com",
+        "noreply@example.com",      "no-reply@example.com",       "NO_REPLY@example.com",
+        "No.Reply@example.com",     "donotreply@example.com",     "do-not-reply@example.com",
+        "Do_Not_Reply@example.com", "noreply+alerts@example.com", "no-reply-billing@example.com",
         "dont-reply@example.com",
     };
     for (size_t i = 0; i < sizeof(robots) / sizeof(robots[0]); i++)

@@ -50,8 +50,7 @@ static void test_links_signed_with_the_old_key_work_while_it_is_listed(void **st
     survey_keyring_t *old = survey_keyring_new(), *rotated = survey_keyring_new(),
                      *withdrawn = survey_keyring_new();
     assert_int_equal(survey_keyring_parse(old, "k1:" KEY_A, err, sizeof(err)), 0);
-    assert_int_equal(survey_keyring_parse(rotated, "k2:" KEY_B ",k1:" KEY_A, err, sizeof(err)),
-                     0);
+    assert_int_equal(survey_keyring_parse(rotated, "k2:" KEY_B ",k1:" KEY_A, err, sizeof(err)), 0);
     assert_int_equal(survey_keyring_parse(withdrawn, "k2:" KEY_B, err, sizeof(err)), 0);
     char *token = survey_keyring_sign(old, INV, NOW + 86400);
     assert_int_equal(s_verify(rotated, token), 0);

@@ -29,8 +29,8 @@
  * so: response rate 10/16 = 0.625, satisfied share 7/10 = 0.7 (misses 0.9),
  * NPS = (4 - 2) / 8 * 100 = 25, average satisfaction 3.8, average
  * recommend 59 / 8 = 7.375. */
-static const int s_hand[10][2] = {{5, 10}, {5, 9}, {4, 8}, {4, -1}, {5, 9},
-                                  {3, 6},  {2, 0}, {5, 10}, {4, 7}, {1, -1}};
+static const int s_hand[10][2] = {{5, 10}, {5, 9}, {4, 8},  {4, -1}, {5, 9},
+                                  {3, 6},  {2, 0}, {5, 10}, {4, 7},  {1, -1}};
 
 static void s_hand_tally(survey_tally_t *t)
 {
@@ -139,8 +139,8 @@ static void test_nps_runs_from_minus_100_to_100(void **state)
     assert_double_equal(s.nps, 100.0, EPS);
 }
 
-static void test_without_answers_the_ratios_are_not_available_and_the_target_is_not_met(
-    void **state)
+static void
+test_without_answers_the_ratios_are_not_available_and_the_target_is_not_met(void **state)
 {
     (void)state;
     survey_tally_t t;
