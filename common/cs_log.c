@@ -28,6 +28,16 @@ void cs_log_set_trace(const char *trace_id)
     snprintf(s_trace, sizeof(s_trace), "%s", trace_id ? trace_id : "");
 }
 
+void cs_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 void cs_log_set_level(int level)
 {
     s_level = level;

@@ -18,6 +18,7 @@
 #include "case.h"
 #include "case_store.h"
 #include "cs_config.h"
+#include "cs_json.h"
 #include "cs_ids.h"
 #include "cs_log.h"
 
@@ -25,21 +26,9 @@
 
 static void s_set_time(json_t *o, const char *key, int64_t ms)
 {
-    char buf[32];
-    if (!ms) {
-        json_object_set_new(o, key, json_null());
-        return;
-    }
-    cs_iso8601(ms, buf, sizeof(buf));
-    json_object_set_new(o, key, json_string(buf));
+    json_object_set_new(o, key, cs_json_time(ms));
 }
 
-/* json_string that never yields NULL (invalid UTF-8 becomes ""). */
-static json_t *s_str(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    return j ? j : json_string("");
-}
 
 /* Columns of s_case_select, in order. */
 #define CASE_SELECT                                                                                \
@@ -59,8 +48,8 @@ static json_t *s_case_json(const PGresult *r, int row)
                                        "resolution"};
     json_t *o = json_object();
     for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
-        json_object_set_new(o, keys[i], s_str(cs_db_get(r, row, i)));
-    json_object_set_new(o, "id", s_str(cs_db_get(r, row, 0))); /* the contract's name for it */
+        json_object_set_new(o, keys[i], cs_json_str(cs_db_get(r, row, i)));
+    json_object_set_new(o, "id", cs_json_str(cs_db_get(r, row, 0))); /* the contract's name for it */
     s_set_time(o, "received_at", cs_db_get_i64(r, row, 13));
     s_set_time(o, "accept_due", cs_db_get_i64(r, row, 14));
     s_set_time(o, "accepted_at", cs_db_get_i64(r, row, 15));
@@ -145,10 +134,10 @@ static void s_get(cs_http_req_t *req, cs_http_resp_t *resp)
     json_t *hist = json_array();
     for (int i = 0; i < PQntuples(h); i++) {
         json_t *e = json_object();
-        json_object_set_new(e, "from", s_str(cs_db_get(h, i, 0)));
-        json_object_set_new(e, "to", s_str(cs_db_get(h, i, 1)));
-        json_object_set_new(e, "actor", s_str(cs_db_get(h, i, 2)));
-        json_object_set_new(e, "note", s_str(cs_db_get(h, i, 3)));
+        json_object_set_new(e, "from", cs_json_str(cs_db_get(h, i, 0)));
+        json_object_set_new(e, "to", cs_json_str(cs_db_get(h, i, 1)));
+        json_object_set_new(e, "actor", cs_json_str(cs_db_get(h, i, 2)));
+        json_object_set_new(e, "note", cs_json_str(cs_db_get(h, i, 3)));
         s_set_time(e, "at", cs_db_get_i64(h, i, 4));
         json_array_append_new(hist, e);
     }

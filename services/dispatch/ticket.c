@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cs_bus.h"
+#include "cs_json.h"
 #include "cs_commitment.h"
 #include "cs_ids.h"
 #include "cs_log.h"
@@ -616,24 +617,11 @@ int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type, 
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-static json_t *s_time(int64_t ms)
-{
-    char buf[40];
-    if (ms <= 0)
-        return json_null();
-    cs_iso8601(ms, buf, sizeof(buf));
-    return json_string(buf);
-}
-
-static json_t *s_str_or_null(const char *s)
-{
-    return s && *s ? json_string(s) : json_null();
-}
 
 json_t *ticket_to_json(const ticket_t *t)
 {
     json_t *customer = json_object();
-    json_object_set_new(customer, "id", s_str_or_null(t->customer_id));
+    json_object_set_new(customer, "id", cs_json_str_or_null(t->customer_id));
     json_object_set_new(customer, "name", json_string(t->customer_name));
     json_object_set_new(customer, "email", json_string(t->customer_email));
     json_object_set_new(customer, "phone", json_string(t->customer_phone));
@@ -644,7 +632,7 @@ json_t *ticket_to_json(const ticket_t *t)
     json_object_set_new(o, "number", json_string(t->number));
     json_object_set_new(o, "status", json_string(ticket_status_name(t->status)));
     json_object_set_new(o, "channel", json_string(t->channel));
-    json_object_set_new(o, "received_at", s_time(t->received_at_ms));
+    json_object_set_new(o, "received_at", cs_json_time(t->received_at_ms));
     json_object_set_new(o, "customer", customer);
     json_object_set_new(o, "language", json_string(t->language));
     json_object_set_new(o, "subject", json_string(t->subject));
@@ -655,14 +643,14 @@ json_t *ticket_to_json(const ticket_t *t)
     json_object_set_new(o, "emergency_level", json_integer(t->emergency_level));
     json_object_set_new(o, "rule_id", json_string(t->rule_id));
     json_object_set_new(o, "rules_version", json_integer(t->rules_version));
-    json_object_set_new(o, "team", s_str_or_null(t->team));
-    json_object_set_new(o, "assignee", s_str_or_null(t->assignee));
-    json_object_set_new(o, "owner", s_str_or_null(t->owner));
+    json_object_set_new(o, "team", cs_json_str_or_null(t->team));
+    json_object_set_new(o, "assignee", cs_json_str_or_null(t->assignee));
+    json_object_set_new(o, "owner", cs_json_str_or_null(t->owner));
     json_object_set_new(o, "escalation_level", json_integer(t->escalation_level));
     json_object_set_new(o, "first_response_minutes", json_integer(t->first_response_minutes));
     json_object_set_new(o, "resolution_minutes", json_integer(t->resolution_minutes));
-    json_object_set_new(o, "expected_start_at", s_time(t->expected_start_ms));
-    json_object_set_new(o, "updated_at", s_time(t->updated_at_ms));
+    json_object_set_new(o, "expected_start_at", cs_json_time(t->expected_start_ms));
+    json_object_set_new(o, "updated_at", cs_json_time(t->updated_at_ms));
     return o;
 }
 
@@ -678,7 +666,7 @@ json_t *ticket_history_json(cs_db_t *db, const char *ticket_id)
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *h = json_object();
-        json_object_set_new(h, "at", s_time(cs_db_get_i64(r, i, 0)));
+        json_object_set_new(h, "at", cs_json_time(cs_db_get_i64(r, i, 0)));
         json_object_set_new(h, "actor", json_string(cs_db_get(r, i, 1)));
         json_object_set_new(h, "action", json_string(cs_db_get(r, i, 2)));
         json_object_set_new(h, "from", json_string(cs_db_get(r, i, 3)));

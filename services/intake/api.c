@@ -8,6 +8,7 @@
 #include <string.h>
 #include "api.h"
 #include "cs_config.h"
+#include "cs_json.h"
 #include "cs_ids.h"
 #include "cs_log.h"
 #include "cs_metrics.h"
@@ -212,10 +213,6 @@ out:
     json_decref(body);
 }
 
-static json_t *s_text_or_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
-}
 
 static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
 {
@@ -242,16 +239,16 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
                                        "text", "received_at", "language", "requested_type",
                                        "urgency", "impact"};
     for (int i = 0; i < 11; i++)
-        json_object_set_new(o, keys[i], s_text_or_null(r, 0, i));
+        json_object_set_new(o, keys[i], cs_json_col(r, 0, i));
     json_object_set_new(o, "emergency_level", json_integer(cs_db_get_i64(r, 0, 11)));
-    json_object_set_new(o, "message_id", s_text_or_null(r, 0, 12));
+    json_object_set_new(o, "message_id", cs_json_col(r, 0, 12));
     json_object_set_new(o, "attachment_count", json_integer(cs_db_get_i64(r, 0, 13)));
-    json_object_set_new(o, "ticket_id", s_text_or_null(r, 0, 21));
+    json_object_set_new(o, "ticket_id", cs_json_col(r, 0, 21));
     json_t *c = json_object();
     static const char *const ckeys[] = {"id", "name", "email", "phone", "company", "industry",
                                         "tier"};
     for (int i = 0; i < 7; i++)
-        json_object_set_new(c, ckeys[i], s_text_or_null(r, 0, 14 + i));
+        json_object_set_new(c, ckeys[i], cs_json_col(r, 0, 14 + i));
     json_object_set_new(o, "customer", c);
     char ticket_id[CS_UUID_LEN];
     snprintf(ticket_id, sizeof(ticket_id), "%s", PQgetvalue(r, 0, 21));
@@ -269,10 +266,10 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
     json_t *mails = json_array();
     for (int i = 0; r && i < PQntuples(r); i++) {
         json_t *m = json_object();
-        json_object_set_new(m, "outcome", s_text_or_null(r, i, 0));
-        json_object_set_new(m, "message_id", s_text_or_null(r, i, 1));
-        json_object_set_new(m, "subject", s_text_or_null(r, i, 2));
-        json_object_set_new(m, "received_at", s_text_or_null(r, i, 3));
+        json_object_set_new(m, "outcome", cs_json_col(r, i, 0));
+        json_object_set_new(m, "message_id", cs_json_col(r, i, 1));
+        json_object_set_new(m, "subject", cs_json_col(r, i, 2));
+        json_object_set_new(m, "received_at", cs_json_col(r, i, 3));
         json_t *att = PQgetisnull(r, i, 4) ? json_array() : json_loads(PQgetvalue(r, i, 4), 0, NULL);
         json_object_set_new(m, "attachments", att ? att : json_array());
         json_array_append_new(mails, m);
@@ -305,11 +302,11 @@ static void s_list_tickets(cs_http_req_t *req, cs_http_resp_t *resp)
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *t = json_object();
-        json_object_set_new(t, "number", s_text_or_null(r, i, 0));
-        json_object_set_new(t, "channel", s_text_or_null(r, i, 1));
-        json_object_set_new(t, "subject", s_text_or_null(r, i, 2));
-        json_object_set_new(t, "language", s_text_or_null(r, i, 3));
-        json_object_set_new(t, "received_at", s_text_or_null(r, i, 4));
+        json_object_set_new(t, "number", cs_json_col(r, i, 0));
+        json_object_set_new(t, "channel", cs_json_col(r, i, 1));
+        json_object_set_new(t, "subject", cs_json_col(r, i, 2));
+        json_object_set_new(t, "language", cs_json_col(r, i, 3));
+        json_object_set_new(t, "received_at", cs_json_col(r, i, 4));
         json_array_append_new(arr, t);
     }
     PQclear(r);

@@ -16,6 +16,7 @@
  *
  * Everything that leaves this file is valid UTF-8 without NUL (s_clean).
  */
+#include "cs_log.h"
 #include "mail_parse.h"
 
 #include <gmime/gmime.h>
@@ -67,16 +68,6 @@ const char *mail_kind_name(mail_kind_t kind)
     default:
         return "normal";
     }
-}
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1431,16 +1422,16 @@ int mail_parse(const char *raw, size_t len, mail_parsed_t *out, char *err, size_
     int rc = -1;
     mail_parse_init();
     if (!out) {
-        s_err(err, errlen, "no output structure");
+        cs_errf(err, errlen, "no output structure");
         return -1;
     }
     memset(out, 0, sizeof(*out));
     if (!raw || len == 0) {
-        s_err(err, errlen, "empty message");
+        cs_errf(err, errlen, "empty message");
         return -1;
     }
     if (len > MAIL_PARSE_MAX_INPUT) {
-        s_err(err, errlen, "message too large: %zu bytes (limit %u)", len, MAIL_PARSE_MAX_INPUT);
+        cs_errf(err, errlen, "message too large: %zu bytes (limit %u)", len, MAIL_PARSE_MAX_INPUT);
         return -1;
     }
 
@@ -1451,12 +1442,12 @@ int mail_parse(const char *raw, size_t len, mail_parsed_t *out, char *err, size_
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
     if (!msg) {
-        s_err(err, errlen, "no header section: not an RFC 5322 message");
+        cs_errf(err, errlen, "no header section: not an RFC 5322 message");
         goto out_free_parser;
     }
     GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg));
     if (!headers || g_mime_header_list_get_count(headers) == 0) {
-        s_err(err, errlen, "no header section: input does not start with header fields");
+        cs_errf(err, errlen, "no header section: input does not start with header fields");
         goto out_free_msg;
     }
     s_fill(out, msg);

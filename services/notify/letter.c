@@ -11,6 +11,7 @@
  * write MIME ourselves rather than through GMime because the output must be byte-exact
  * and small (a letter is a few kilobytes); the tests read it back with GMime.
  */
+#include "cs_log.h"
 #include "letter.h"
 
 #include <ctype.h>
@@ -42,19 +43,6 @@ static const char *const s_required_langs[] = {"en", "zh-CN"};
 #define S_MESSAGE_MAX (16 * 1024 * 1024)
 
 /* ---- small shared helpers ------------------------------------------------------ */
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it is invalid:
  * overlong forms, surrogates and code points above U+10FFFF are all refused. */
@@ -336,24 +324,24 @@ static int s_parse_requires(s_template_t *t, const char *p, const char *end, cha
         if (len == 0)
             break;
         if (!s_var_name_valid(name, len)) {
-            s_err(err, errlen, "%s:%d: bad variable name '%.*s' in Requires (use a-z, 0-9, _)",
+            cs_errf(err, errlen, "%s:%d: bad variable name '%.*s' in Requires (use a-z, 0-9, _)",
                   t->file, s_line_of(t, name), (int)(len > 64 ? 64 : len), name);
             return -1;
         }
         if (s_required_index(t, name, len) >= 0) {
-            s_err(err, errlen, "%s: variable '%.*s' is declared twice in Requires", t->file,
+            cs_errf(err, errlen, "%s: variable '%.*s' is declared twice in Requires", t->file,
                   (int)len, name);
             return -1;
         }
         if (t->nrequired == LETTER_VARS_MAX) {
-            s_err(err, errlen, "%s: more than %d variables in Requires", t->file, LETTER_VARS_MAX);
+            cs_errf(err, errlen, "%s: more than %d variables in Requires", t->file, LETTER_VARS_MAX);
             return -1;
         }
         char **grown = realloc(t->required, (t->nrequired + 1) * sizeof(*grown));
         if (!grown || !(grown[t->nrequired] = strndup(name, len))) {
             if (grown)
                 t->required = grown;
-            s_err(err, errlen, "%s: out of memory", t->file);
+            cs_errf(err, errlen, "%s: out of memory", t->file);
             return -1;
         }
         t->required = grown;
@@ -398,27 +386,27 @@ static int s_parse_segments(s_template_t *t, const char *p, const char *end, s_s
         while (q < end && *q == ' ')
             q++;
         if (len == 0 || len > LETTER_VAR_NAME_MAX || q + 1 >= end || q[0] != '}' || q[1] != '}') {
-            s_err(err, errlen, "%s:%d: malformed placeholder (expected {{name}} with a-z, 0-9, _)",
+            cs_errf(err, errlen, "%s:%d: malformed placeholder (expected {{name}} with a-z, 0-9, _)",
                   t->file, s_line_of(t, open));
             return -1;
         }
         int var = s_required_index(t, name, len);
         if (var < 0) {
-            s_err(err, errlen, "%s:%d: variable '%.*s' is used but not declared in Requires",
+            cs_errf(err, errlen, "%s:%d: variable '%.*s' is used but not declared in Requires",
                   t->file, s_line_of(t, open), (int)len, name);
             return -1;
         }
         t->used[var] = true;
         if (s_segment_add(list, n, lit, (size_t)(open - lit), -1) ||
             s_segment_add(list, n, NULL, 0, var)) {
-            s_err(err, errlen, "%s: out of memory", t->file);
+            cs_errf(err, errlen, "%s: out of memory", t->file);
             return -1;
         }
         p = q + 2;
         lit = p;
     }
     if (s_segment_add(list, n, lit, (size_t)(end - lit), -1)) {
-        s_err(err, errlen, "%s: out of memory", t->file);
+        cs_errf(err, errlen, "%s: out of memory", t->file);
         return -1;
     }
     return 0;
@@ -430,22 +418,22 @@ static char *s_read_text(const char *path, const char *file, char *err, size_t e
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        s_err(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        cs_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
         return NULL;
     }
     char *text = NULL;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        s_err(err, errlen, "%s: not a regular file", file);
+        cs_errf(err, errlen, "%s: not a regular file", file);
         goto out_close;
     }
     if (st.st_size > LETTER_TEMPLATE_FILE_MAX) {
-        s_err(err, errlen, "%s: larger than %d bytes", file, LETTER_TEMPLATE_FILE_MAX);
+        cs_errf(err, errlen, "%s: larger than %d bytes", file, LETTER_TEMPLATE_FILE_MAX);
         goto out_close;
     }
     text = malloc((size_t)st.st_size + 1);
     if (!text) {
-        s_err(err, errlen, "%s: out of memory", file);
+        cs_errf(err, errlen, "%s: out of memory", file);
         goto out_close;
     }
     size_t len = 0;
@@ -455,13 +443,13 @@ static char *s_read_text(const char *path, const char *file, char *err, size_t e
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            s_err(err, errlen, "%s: read failed: %s", file, strerror(errno));
+            cs_errf(err, errlen, "%s: read failed: %s", file, strerror(errno));
             goto out_free_text;
         }
         len += (size_t)got;
     }
     if (!s_utf8_valid(text, len)) {
-        s_err(err, errlen, "%s: not valid UTF-8 text", file);
+        cs_errf(err, errlen, "%s: not valid UTF-8 text", file);
         goto out_free_text;
     }
     size_t w = 0;
@@ -487,7 +475,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
     for (;;) {
         const char *eol = strchr(p, '\n');
         if (!eol) {
-            s_err(err, errlen, "%s: no blank line between the headers and the body", t->file);
+            cs_errf(err, errlen, "%s: no blank line between the headers and the body", t->file);
             return -1;
         }
         if (eol == p)
@@ -506,7 +494,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
             if (s_parse_requires(t, p + 9, eol, err, errlen))
                 return -1;
         } else {
-            s_err(err, errlen, "%s:%d: unexpected or repeated header line '%.*s'", t->file,
+            cs_errf(err, errlen, "%s:%d: unexpected or repeated header line '%.*s'", t->file,
                   s_line_of(t, p), (int)(eol - p > 40 ? 40 : eol - p), p);
             return -1;
         }
@@ -514,21 +502,21 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
     }
     const char *body = p + 1;
     if (!subject || subject == subject_end) {
-        s_err(err, errlen, "%s: missing or empty Subject: line", t->file);
+        cs_errf(err, errlen, "%s: missing or empty Subject: line", t->file);
         return -1;
     }
     if (!have_requires) {
-        s_err(err, errlen, "%s: missing Requires: line (list the variables, may be empty)",
+        cs_errf(err, errlen, "%s: missing Requires: line (list the variables, may be empty)",
               t->file);
         return -1;
     }
     if (s_is_blank(body)) {
-        s_err(err, errlen, "%s: empty body", t->file);
+        cs_errf(err, errlen, "%s: empty body", t->file);
         return -1;
     }
     t->used = calloc(t->nrequired + 1, sizeof(bool));
     if (!t->used) {
-        s_err(err, errlen, "%s: out of memory", t->file);
+        cs_errf(err, errlen, "%s: out of memory", t->file);
         return -1;
     }
     if (s_parse_segments(t, subject, subject_end, &t->subject, &t->nsubject, err, errlen) ||
@@ -536,7 +524,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
         return -1;
     for (size_t i = 0; i < t->nrequired; i++) {
         if (!t->used[i]) {
-            s_err(err, errlen, "%s: variable '%s' is declared in Requires but never used", t->file,
+            cs_errf(err, errlen, "%s: variable '%s' is declared in Requires but never used", t->file,
                   t->required[i]);
             return -1;
         }
@@ -557,7 +545,7 @@ static int s_split_file_name(s_template_t *t, char *err, size_t errlen)
     for (size_t i = 0; ok && i < lang_len; i++)
         ok = isalnum((unsigned char)dot[1 + i]) || dot[1 + i] == '-';
     if (!ok) {
-        s_err(err, errlen,
+        cs_errf(err, errlen,
               "%s: name must be <kind>.<lang>.tmpl, kind in a-z0-9_ "
               "(e.g. acceptance.zh-CN.tmpl)",
               t->file);
@@ -566,7 +554,7 @@ static int s_split_file_name(s_template_t *t, char *err, size_t errlen)
     t->kind = strndup(t->file, (size_t)(dot - t->file));
     t->lang = strndup(dot + 1, lang_len);
     if (!t->kind || !t->lang) {
-        s_err(err, errlen, "%s: out of memory", t->file);
+        cs_errf(err, errlen, "%s: out of memory", t->file);
         return -1;
     }
     return 0;
@@ -576,12 +564,12 @@ static int s_load_one(s_template_t *t, const char *dir, const char *name, char *
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
-        s_err(err, errlen, "%s: path too long", name);
+        cs_errf(err, errlen, "%s: path too long", name);
         return -1;
     }
     t->file = strdup(name);
     if (!t->file) {
-        s_err(err, errlen, "%s: out of memory", name);
+        cs_errf(err, errlen, "%s: out of memory", name);
         return -1;
     }
     if (s_split_file_name(t, err, errlen))
@@ -604,7 +592,7 @@ static char **s_list_templates(const char *dir, size_t *n, char *err, size_t err
 {
     DIR *d = opendir(dir);
     if (!d) {
-        s_err(err, errlen, "%s: cannot open template directory: %s", dir, strerror(errno));
+        cs_errf(err, errlen, "%s: cannot open template directory: %s", dir, strerror(errno));
         return NULL;
     }
     char **names = calloc(LETTER_TEMPLATES_MAX, sizeof(char *));
@@ -615,19 +603,19 @@ static char **s_list_templates(const char *dir, size_t *n, char *err, size_t err
         if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".tmpl") != 0)
             continue;
         if (*n == LETTER_TEMPLATES_MAX) {
-            s_err(err, errlen, "%s: more than %d templates", dir, LETTER_TEMPLATES_MAX);
+            cs_errf(err, errlen, "%s: more than %d templates", dir, LETTER_TEMPLATES_MAX);
             goto out_free_names;
         }
         if (!(names[*n] = strdup(e->d_name))) {
-            s_err(err, errlen, "%s: out of memory", dir);
+            cs_errf(err, errlen, "%s: out of memory", dir);
             goto out_free_names;
         }
         (*n)++;
     }
     if (!names)
-        s_err(err, errlen, "%s: out of memory", dir);
+        cs_errf(err, errlen, "%s: out of memory", dir);
     else if (*n == 0) {
-        s_err(err, errlen, "%s: no *.tmpl templates found", dir);
+        cs_errf(err, errlen, "%s: no *.tmpl templates found", dir);
         goto out_free_names;
     } else
         qsort(names, *n, sizeof(char *), s_cmp_names);
@@ -668,12 +656,12 @@ static int s_check_set(const letter_templates_t *self, char *err, size_t errlen)
     for (size_t i = 0; i < self->count; i++) {
         const s_template_t *t = &self->items[i];
         if (s_find(self, t->kind, t->lang) != t) {
-            s_err(err, errlen, "%s: duplicates %s", t->file, s_find(self, t->kind, t->lang)->file);
+            cs_errf(err, errlen, "%s: duplicates %s", t->file, s_find(self, t->kind, t->lang)->file);
             return -1;
         }
         for (size_t l = 0; l < sizeof(s_required_langs) / sizeof(*s_required_langs); l++) {
             if (!s_find(self, t->kind, s_required_langs[l])) {
-                s_err(err, errlen, "kind '%s' has no %s template (expected file %s.%s.tmpl)",
+                cs_errf(err, errlen, "kind '%s' has no %s template (expected file %s.%s.tmpl)",
                       t->kind, s_required_langs[l], t->kind, s_required_langs[l]);
                 return -1;
             }
@@ -682,7 +670,7 @@ static int s_check_set(const letter_templates_t *self, char *err, size_t errlen)
         const char *var;
         if (!s_same_requirements(t, ref, &var) || !s_same_requirements(ref, t, &var)) {
             const s_template_t *has = s_required_index(t, var, strlen(var)) >= 0 ? t : ref;
-            s_err(err, errlen,
+            cs_errf(err, errlen,
                   "%s requires variable '%s' but %s does not (all languages of a "
                   "kind must require the same variables)",
                   has->file, var, has == t ? ref->file : t->file);
@@ -700,7 +688,7 @@ letter_templates_t *letter_templates_load(const char *dir, char *err, size_t err
         return NULL;
     letter_templates_t *self = calloc(1, sizeof(*self));
     if (!self || !(self->items = calloc(n, sizeof(s_template_t)))) {
-        s_err(err, errlen, "%s: out of memory", dir);
+        cs_errf(err, errlen, "%s: out of memory", dir);
         goto out_free;
     }
     for (size_t i = 0; i < n; i++) {
@@ -808,12 +796,12 @@ static int s_collect_values(const s_template_t *t, const letter_vars_t *vars, co
                      t->required[i]);
             nmissing++;
         } else if (!s_utf8_valid(values[i], strlen(values[i]))) {
-            s_err(err, errlen, "%s: variable '%s' is not valid UTF-8", t->file, t->required[i]);
+            cs_errf(err, errlen, "%s: variable '%s' is not valid UTF-8", t->file, t->required[i]);
             return -1;
         }
     }
     if (nmissing) {
-        s_err(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "", missing);
+        cs_errf(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "", missing);
         return -1;
     }
     return 0;
@@ -824,13 +812,13 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
                   size_t errlen)
 {
     if (!self || !kind || !subject_out || !body_out) {
-        s_err(err, errlen, "letter_render: missing argument");
+        cs_errf(err, errlen, "letter_render: missing argument");
         return -1;
     }
     *subject_out = *body_out = NULL;
     const s_template_t *t = s_resolve(self, kind, lang);
     if (!t) {
-        s_err(err, errlen, "no template for letter kind '%.64s'", kind);
+        cs_errf(err, errlen, "no template for letter kind '%.64s'", kind);
         return -1;
     }
     const char *values[LETTER_VARS_MAX];
@@ -841,7 +829,7 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
     if (!subject || !body) {
         free(subject);
         free(body);
-        s_err(err, errlen, "%s: rendered letter larger than %d bytes", t->file, LETTER_RENDER_MAX);
+        cs_errf(err, errlen, "%s: rendered letter larger than %d bytes", t->file, LETTER_RENDER_MAX);
         return -1;
     }
     *subject_out = subject;
@@ -1231,13 +1219,13 @@ static int s_check_text(const char *what, const char *s, size_t max, bool one_li
 {
     size_t len = s ? strnlen(s, max + 1) : 0;
     if (!s || len == 0 || s_is_blank(s))
-        s_err(err, errlen, "%s is missing", what);
+        cs_errf(err, errlen, "%s is missing", what);
     else if (len > max)
-        s_err(err, errlen, "%s is longer than %zu bytes", what, max);
+        cs_errf(err, errlen, "%s is longer than %zu bytes", what, max);
     else if (!s_utf8_valid(s, len))
-        s_err(err, errlen, "%s is not valid UTF-8", what);
+        cs_errf(err, errlen, "%s is not valid UTF-8", what);
     else if (one_line && s_has_control(s))
-        s_err(err, errlen, "%s contains a line break or control character", what);
+        cs_errf(err, errlen, "%s contains a line break or control character", what);
     else
         return 0;
     return -1;
@@ -1249,7 +1237,7 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
     const char *names[2] = {"from", "to"};
     for (int i = 0; i < 2; i++) {
         if (!addrs[i]->addr || !s_addr_valid(addrs[i]->addr)) {
-            s_err(err, errlen, "%s address is missing or malformed", names[i]);
+            cs_errf(err, errlen, "%s address is missing or malformed", names[i]);
             return -1;
         }
         if (addrs[i]->display_name && *addrs[i]->display_name &&
@@ -1263,15 +1251,15 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
          s_check_text("html body", m->html_body, LETTER_BODY_MAX, false, err, errlen)))
         return -1;
     if (!m->message_id || s_check_id_list(m->message_id, true)) {
-        s_err(err, errlen, "message_id is missing or not of the form <left@domain>");
+        cs_errf(err, errlen, "message_id is missing or not of the form <left@domain>");
         return -1;
     }
     if (m->in_reply_to && s_check_id_list(m->in_reply_to, true)) {
-        s_err(err, errlen, "in_reply_to is not of the form <left@domain>");
+        cs_errf(err, errlen, "in_reply_to is not of the form <left@domain>");
         return -1;
     }
     if (m->references && s_check_id_list(m->references, false)) {
-        s_err(err, errlen, "references is not a list of <left@domain> ids");
+        cs_errf(err, errlen, "references is not a list of <left@domain> ids");
         return -1;
     }
     if (m->ticket_no) {
@@ -1280,7 +1268,7 @@ static int s_check_msg(const letter_msg_t *m, char *err, size_t errlen)
         for (size_t i = 0; ok && i < n; i++)
             ok = isalnum((unsigned char)m->ticket_no[i]) || strchr("-_.", m->ticket_no[i]);
         if (!ok) {
-            s_err(err, errlen, "ticket_no must be 1-64 of A-Z a-z 0-9 - _ .");
+            cs_errf(err, errlen, "ticket_no must be 1-64 of A-Z a-z 0-9 - _ .");
             return -1;
         }
     }
@@ -1358,7 +1346,7 @@ static int s_write_alternative(s_buf_t *b, const letter_msg_t *m)
 char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, size_t errlen)
 {
     if (!m) {
-        s_err(err, errlen, "no message");
+        cs_errf(err, errlen, "no message");
         return NULL;
     }
     if (s_check_msg(m, err, errlen))
@@ -1368,7 +1356,7 @@ char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, 
     if (m->html_body) {
         if (s_write_alternative(&b, m)) {
             free(b.data);
-            s_err(err, errlen, "no randomness for the MIME boundary");
+            cs_errf(err, errlen, "no randomness for the MIME boundary");
             return NULL;
         }
     } else {
@@ -1378,7 +1366,7 @@ char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, 
     }
     char *out = s_buf_take(&b, len_out);
     if (!out)
-        s_err(err, errlen, "message larger than %d bytes or out of memory", S_MESSAGE_MAX);
+        cs_errf(err, errlen, "message larger than %d bytes or out of memory", S_MESSAGE_MAX);
     return out;
 }
 
@@ -1386,7 +1374,7 @@ char *letter_message_id_new(const char *ticket_or_kind, const char *domain, char
                             size_t errlen)
 {
     if (!domain || !s_domain_valid(domain, strnlen(domain, 254))) {
-        s_err(err, errlen, "message-id domain is missing or not a DNS name");
+        cs_errf(err, errlen, "message-id domain is missing or not a DNS name");
         return NULL;
     }
     char left[65] = "";
@@ -1397,12 +1385,12 @@ char *letter_message_id_new(const char *ticket_or_kind, const char *domain, char
     left[n] = '\0';
     char random[33];
     if (s_random_hex(random, 16)) {
-        s_err(err, errlen, "no randomness for the message-id");
+        cs_errf(err, errlen, "no randomness for the message-id");
         return NULL;
     }
     char *id = NULL;
     if (asprintf(&id, "<%s.%s@%s>", n ? left : "letter", random, domain) < 0) {
-        s_err(err, errlen, "out of memory");
+        cs_errf(err, errlen, "out of memory");
         return NULL;
     }
     return id;

@@ -12,6 +12,7 @@
  * callback, keeping only the lines the relay sent (never what we sent, which includes
  * AUTH credentials).
  */
+#include "cs_log.h"
 #include "mail_out.h"
 
 #include <ctype.h>
@@ -29,19 +30,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int mail_out_init(void)
 {
@@ -62,7 +50,7 @@ static int s_mkdir(const char *path, char *err, size_t errlen)
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
             return 0;
     }
-    s_err(err, errlen, "maildir: cannot create directory %s: %s", path, strerror(errno));
+    cs_errf(err, errlen, "maildir: cannot create directory %s: %s", path, strerror(errno));
     return -1;
 }
 
@@ -133,16 +121,16 @@ static int s_write_tmp(const char *tmp_path, const char *msg, size_t len, char *
 {
     int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        s_err(err, errlen, "maildir: cannot create %s: %s", tmp_path, strerror(errno));
+        cs_errf(err, errlen, "maildir: cannot create %s: %s", tmp_path, strerror(errno));
         return -1;
     }
     if (s_write_all(fd, msg, len) || fsync(fd)) {
-        s_err(err, errlen, "maildir: cannot write %s: %s", tmp_path, strerror(errno));
+        cs_errf(err, errlen, "maildir: cannot write %s: %s", tmp_path, strerror(errno));
         close(fd);
         return -1;
     }
     if (close(fd)) {
-        s_err(err, errlen, "maildir: cannot close %s: %s", tmp_path, strerror(errno));
+        cs_errf(err, errlen, "maildir: cannot close %s: %s", tmp_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -159,7 +147,7 @@ static int s_publish(const char *tmp_path, const char *new_path, char *err, size
     if ((errno == EPERM || errno == ENOTSUP || errno == EXDEV || errno == EMLINK) &&
         rename(tmp_path, new_path) == 0)
         return 0;
-    s_err(err, errlen, "maildir: cannot move to %s: %s", new_path, strerror(errno));
+    cs_errf(err, errlen, "maildir: cannot move to %s: %s", new_path, strerror(errno));
     return -1;
 }
 
@@ -167,11 +155,11 @@ int mail_out_maildir(const char *maildir_root, const char *msg, size_t len, char
                      size_t path_len, char *err, size_t errlen)
 {
     if (!maildir_root || !*maildir_root || !msg || len == 0) {
-        s_err(err, errlen, "maildir: no directory or empty message");
+        cs_errf(err, errlen, "maildir: no directory or empty message");
         return -1;
     }
     if (len > MAIL_OUT_MESSAGE_MAX) {
-        s_err(err, errlen, "maildir: message larger than %d bytes", MAIL_OUT_MESSAGE_MAX);
+        cs_errf(err, errlen, "maildir: message larger than %d bytes", MAIL_OUT_MESSAGE_MAX);
         return -1;
     }
     char tmp_dir[PATH_MAX], new_dir[PATH_MAX], cur_dir[PATH_MAX], name[256];
@@ -182,11 +170,11 @@ int mail_out_maildir(const char *maildir_root, const char *msg, size_t len, char
         s_unique_name(name, sizeof(name)) ||
         snprintf(tmp_path, sizeof(tmp_path), "%s/%s", tmp_dir, name) >= (int)sizeof(tmp_path) ||
         snprintf(new_path, sizeof(new_path), "%s/%s", new_dir, name) >= (int)sizeof(new_path)) {
-        s_err(err, errlen, "maildir: path too long or no randomness under %s", maildir_root);
+        cs_errf(err, errlen, "maildir: path too long or no randomness under %s", maildir_root);
         return -1;
     }
     if (path_out && strlen(new_path) >= path_len) {
-        s_err(err, errlen, "maildir: path buffer too small for %s", new_path);
+        cs_errf(err, errlen, "maildir: path buffer too small for %s", new_path);
         return -1;
     }
     if (s_mkdir(maildir_root, err, errlen) || s_mkdir(tmp_dir, err, errlen) ||
@@ -197,7 +185,7 @@ int mail_out_maildir(const char *maildir_root, const char *msg, size_t len, char
     if (s_publish(tmp_path, new_path, err, errlen))
         goto out_unlink;
     if (s_fsync_dir(new_dir)) {
-        s_err(err, errlen, "maildir: cannot sync %s: %s", new_dir, strerror(errno));
+        cs_errf(err, errlen, "maildir: cannot sync %s: %s", new_dir, strerror(errno));
         return -1; /* the file is in new/ but may not survive a crash: report it */
     }
     if (path_out)
@@ -291,31 +279,31 @@ static int s_check_args(const mail_out_smtp_config_t *cfg, const char *from,
 {
     if (!cfg || !cfg->url ||
         (strncasecmp(cfg->url, "smtp://", 7) != 0 && strncasecmp(cfg->url, "smtps://", 8) != 0)) {
-        s_err(err, errlen, "smtp: relay url must start with smtp:// or smtps://");
+        cs_errf(err, errlen, "smtp: relay url must start with smtp:// or smtps://");
         return -1;
     }
     for (const char *h = cfg->helo; h && *h; h++) {
         if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-') {
-            s_err(err, errlen, "smtp: helo name must be a DNS name");
+            cs_errf(err, errlen, "smtp: helo name must be a DNS name");
             return -1;
         }
     }
     if (!s_envelope_addr_valid(from)) {
-        s_err(err, errlen, "smtp: envelope sender is missing or malformed");
+        cs_errf(err, errlen, "smtp: envelope sender is missing or malformed");
         return -1;
     }
     if (!rcpt || nrcpt == 0 || nrcpt > MAIL_OUT_RCPT_MAX) {
-        s_err(err, errlen, "smtp: need 1 to %d recipients", MAIL_OUT_RCPT_MAX);
+        cs_errf(err, errlen, "smtp: need 1 to %d recipients", MAIL_OUT_RCPT_MAX);
         return -1;
     }
     for (size_t i = 0; i < nrcpt; i++) {
         if (!s_envelope_addr_valid(rcpt[i])) {
-            s_err(err, errlen, "smtp: recipient %zu is missing or malformed", i + 1);
+            cs_errf(err, errlen, "smtp: recipient %zu is missing or malformed", i + 1);
             return -1;
         }
     }
     if (!msg || len == 0 || len > MAIL_OUT_MESSAGE_MAX) {
-        s_err(err, errlen, "smtp: message empty or larger than %d bytes", MAIL_OUT_MESSAGE_MAX);
+        cs_errf(err, errlen, "smtp: message empty or larger than %d bytes", MAIL_OUT_MESSAGE_MAX);
         return -1;
     }
     return 0;
@@ -394,7 +382,7 @@ int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const cha
     char *url = s_url_with_helo(cfg);
     CURL *curl = curl_easy_init();
     if (!url || !curl) {
-        s_err(err, errlen, "smtp: out of memory");
+        cs_errf(err, errlen, "smtp: out of memory");
         goto out_free;
     }
     for (size_t i = 0; i < nrcpt; i++) {
@@ -402,7 +390,7 @@ int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const cha
         snprintf(one, sizeof(one), "<%s>", rcpt[i]);
         struct curl_slist *grown = curl_slist_append(rcpts, one);
         if (!grown) {
-            s_err(err, errlen, "smtp: out of memory");
+            cs_errf(err, errlen, "smtp: out of memory");
             goto out_free;
         }
         rcpts = grown;
@@ -442,7 +430,7 @@ int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const cha
             snprintf(reply_out, reply_len, "%ld", code);
     }
     if (res != CURLE_OK)
-        s_err(err, errlen, "smtp: %s%s%s (relay reply: %s)", curl_easy_strerror(res),
+        cs_errf(err, errlen, "smtp: %s%s%s (relay reply: %s)", curl_easy_strerror(res),
               errbuf[0] ? ": " : "", errbuf, reply.len ? reply.text : "none");
 out_free:
     curl_easy_cleanup(curl);

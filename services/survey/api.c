@@ -13,26 +13,13 @@
  */
 #include <string.h>
 #include "cs_config.h"
+#include "cs_json.h"
 #include "cs_ids.h"
 #include "summary.h"
 #include "survey.h"
 
 #define LIST_LIMIT_MAX 500
 
-static json_t *s_str(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    return j ? j : json_string("");
-}
-
-static json_t *s_time(int64_t ms)
-{
-    char buf[32];
-    if (!ms)
-        return json_null();
-    cs_iso8601(ms, buf, sizeof(buf));
-    return json_string(buf);
-}
 
 static json_t *s_ratio(int has, double v)
 {
@@ -68,13 +55,13 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *o = json_object();
-        json_object_set_new(o, "invitation_id", s_str(cs_db_get(r, i, 0)));
-        json_object_set_new(o, "ticket_number", s_str(cs_db_get(r, i, 1)));
-        json_object_set_new(o, "link", s_str(cs_db_get(r, i, 2)));
-        json_object_set_new(o, "status", s_str(cs_db_get(r, i, 3)));
-        json_object_set_new(o, "skip_reason", s_str(cs_db_get(r, i, 4)));
-        json_object_set_new(o, "expires_at", s_time(cs_db_get_i64(r, i, 5)));
-        json_object_set_new(o, "created_at", s_time(cs_db_get_i64(r, i, 6)));
+        json_object_set_new(o, "invitation_id", cs_json_str(cs_db_get(r, i, 0)));
+        json_object_set_new(o, "ticket_number", cs_json_str(cs_db_get(r, i, 1)));
+        json_object_set_new(o, "link", cs_json_str(cs_db_get(r, i, 2)));
+        json_object_set_new(o, "status", cs_json_str(cs_db_get(r, i, 3)));
+        json_object_set_new(o, "skip_reason", cs_json_str(cs_db_get(r, i, 4)));
+        json_object_set_new(o, "expires_at", cs_json_time(cs_db_get_i64(r, i, 5)));
+        json_object_set_new(o, "created_at", cs_json_time(cs_db_get_i64(r, i, 6)));
         int64_t sat = cs_db_get_i64(r, i, 7), rec = cs_db_get_i64(r, i, 8);
         json_object_set_new(o, "satisfaction", sat ? json_integer(sat) : json_null());
         json_object_set_new(o, "recommend", rec >= 0 ? json_integer(rec) : json_null());
