@@ -37,8 +37,10 @@
 #define SMTP_DEFAULT_MAX_RCPT 100
 #define SMTP_DEFAULT_MAX_LINE 512
 #define SMTP_DEFAULT_MAX_CONN 100
+#define SMTP_DEFAULT_MAX_CONN_PER_IP 20
 #define SMTP_DEFAULT_MAX_ERRORS 10
 #define SMTP_DEFAULT_IDLE_MS 300000
+#define SMTP_DEFAULT_GREETING_MS 30000
 #define SMTP_MIN_LINE 64
 #define SMTP_INBUF_MIN 16384 /* read granularity; also bounds a DATA chunk */
 #define SMTP_OUT_HIGH 16384  /* stop taking commands while this much is queued */
@@ -67,6 +69,7 @@ typedef struct {
     int closing;         /* close once the output is flushed */
     int dead;            /* close now */
     int discarding_line; /* skipping a too-long command line up to its LF */
+    int64_t connected_ms;
     int64_t last_active_ms;
     char helo[SMTP_HELO_MAX + 1];
     char mail_from[SMTP_PATH_MAX + 1];
@@ -91,7 +94,9 @@ struct _smtp_server_t {
     size_t max_recipients;
     size_t max_line_bytes;
     int max_connections;
+    int max_connections_per_ip;
     int max_errors;
+    int greeting_timeout_ms;
     int idle_timeout_ms;
     smtp_deliver_fn *deliver;
     void *deliver_ctx;
@@ -275,6 +280,38 @@ static int s_parse_path(const char *p, char *addr, size_t addrlen, const char **
     return 0;
 }
 
+/* Checks the mailbox inside a path: local part "@" domain with exactly one
+   '@' outside a quoted local part, both sides non-empty. A quoted string is
+   only a whole local part (RFC 5321 §4.1.2), so a '"' anywhere else is an
+   error; an address like a@b@c would otherwise reach the ticket as a sender
+   nobody can answer. Returns 1 for a well-formed mailbox, 0 if there is no
+   unquoted '@' at all (so the caller can allow <postmaster>), -1 if bad. */
+static int s_mailbox_check(const char *addr)
+{
+    const char *p = addr;
+    if (*p == '"') {
+        for (p++; *p && *p != '"'; p++)
+            if (*p == '\\' && p[1])
+                p++;
+        if (*p != '"')
+            return -1;
+        p++;
+    }
+    const char *at = NULL;
+    for (const char *q = p; *q; q++) {
+        if (*q == '"')
+            return -1;
+        if (*q != '@')
+            continue;
+        if (at)
+            return -1;
+        at = q;
+    }
+    if (!at)
+        return 0;
+    return at > addr && at[1] ? 1 : -1;
+}
+
 /* Takes the next "KEY[=VALUE]" token from *p; keys are case-insensitive.
    Returns 0 with key/value pointing into buf, or -1 at the end. */
 static int s_next_param(const char **p, char *buf, size_t buflen, char **key, char **value)
@@ -301,20 +338,21 @@ static int s_next_param(const char **p, char *buf, size_t buflen, char **key, ch
     return 0;
 }
 
-/* RFC 1870 SIZE value: decimal digits only, no overflow. */
+/* RFC 1870 SIZE value: decimal digits only. A number too large to hold is
+   still well-formed, only too big: it saturates at SIZE_MAX so the caller
+   answers it like any size over the limit (552), not as bad syntax. */
 static int s_parse_size(const char *v, size_t *out)
 {
     if (!v || !*v)
         return -1;
-    unsigned long long n = 0;
+    size_t n = 0;
     for (; *v; v++) {
         if (*v < '0' || *v > '9')
             return -1;
-        if (n > (ULLONG_MAX - 9) / 10)
-            return -1;
-        n = n * 10 + (unsigned long long)(*v - '0');
+        size_t digit = (size_t)(*v - '0');
+        n = n > (SIZE_MAX - digit) / 10 ? SIZE_MAX : n * 10 + digit;
     }
-    *out = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+    *out = n;
     return 0;
 }
 
@@ -370,8 +408,13 @@ static void s_cmd_mail(smtp_server_t *self, s_conn_t *c, const char *verb, const
         s_error(self, c, "501 5.1.7 bad sender address syntax");
         return;
     }
-    if (from[0] && !strchr(from, '@')) {
+    int mailbox = from[0] ? s_mailbox_check(from) : 1;
+    if (mailbox == 0) {
         s_error(self, c, "501 5.1.7 sender address needs a domain");
+        return;
+    }
+    if (mailbox < 0) {
+        s_error(self, c, "501 5.1.7 bad sender address: one '@' between local part and domain");
         return;
     }
     char buf[SMTP_PATH_MAX], *key, *value;
@@ -438,8 +481,10 @@ static void s_cmd_rcpt(smtp_server_t *self, s_conn_t *c, const char *verb, const
     while (*p == ' ')
         p++;
     char to[SMTP_PATH_MAX + 1];
-    if (s_parse_path(p, to, sizeof(to), &rest) != 0 || (*rest && *rest != ' ') || !to[0] ||
-        (!strchr(to, '@') && strcasecmp(to, "postmaster") != 0)) {
+    int mailbox = -1;
+    if (s_parse_path(p, to, sizeof(to), &rest) == 0 && (!*rest || *rest == ' ') && to[0])
+        mailbox = s_mailbox_check(to);
+    if (mailbox < 0 || (mailbox == 0 && strcasecmp(to, "postmaster") != 0)) {
         s_error(self, c, "501 5.1.3 bad recipient address syntax");
         return;
     }
@@ -862,7 +907,7 @@ static void s_conn_destroy(smtp_server_t *self, s_conn_t **c_p)
     s_stats_add(self, &self->stats.connections_open, -1);
 }
 
-static s_conn_t *s_conn_new(smtp_server_t *self, int fd, const struct sockaddr *sa, socklen_t salen)
+static s_conn_t *s_conn_new(smtp_server_t *self, int fd, const char *client_ip)
 {
     s_conn_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -874,19 +919,40 @@ static s_conn_t *s_conn_new(smtp_server_t *self, int fd, const struct sockaddr *
     }
     c->fd = fd;
     c->phase = S_GREETED;
-    c->last_active_ms = s_now_ms();
-    if (getnameinfo(sa, salen, c->client_ip, sizeof(c->client_ip), NULL, 0, NI_NUMERICHOST))
-        strcpy(c->client_ip, "unknown");
+    c->connected_ms = c->last_active_ms = s_now_ms();
+    snprintf(c->client_ip, sizeof(c->client_ip), "%s", client_ip);
     s_reply(c, "220 %s ESMTP petrocs intake ready", self->hostname);
     return c;
 }
 
-/* Accepts what is waiting. Beyond max_connections a client gets a 421 and is
-   closed at once; when the process is out of descriptors we stop accepting
-   briefly instead of spinning on the ready listener. */
+/* Sessions open now from client_ip (numeric form, as getnameinfo gives it). */
+static int s_conns_from(smtp_server_t *self, const char *client_ip)
+{
+    int n = 0;
+    for (int i = 0; i < self->conn_count; i++)
+        if (strcmp(self->conns[i]->client_ip, client_ip) == 0)
+            n++;
+    return n;
+}
+
+/* Answers 421 to a connection we will not serve and closes it. */
+static void s_refuse(smtp_server_t *self, int fd, const char *reply)
+{
+    ssize_t rc = send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)rc;
+    close(fd);
+    s_stats_add(self, &self->stats.connections_refused, 1);
+}
+
+/* Accepts what is waiting. Beyond max_connections, or beyond
+   max_connections_per_ip from one address (so one client cannot hold every
+   slot), a client gets a 421 and is closed at once; when the process is out
+   of descriptors we stop accepting briefly instead of spinning on the ready
+   listener. */
 static void s_accept(smtp_server_t *self)
 {
     static const char busy[] = "421 4.7.0 too many connections, try again later\r\n";
+    static const char busy_ip[] = "421 4.7.0 too many connections from your address\r\n";
     for (int i = 0; i < SMTP_ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t slen = sizeof(ss);
@@ -900,13 +966,18 @@ static void s_accept(smtp_server_t *self)
             return;
         }
         if (self->conn_count >= self->max_connections) {
-            ssize_t rc = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)rc;
-            close(fd);
-            s_stats_add(self, &self->stats.connections_refused, 1);
+            s_refuse(self, fd, busy);
             continue;
         }
-        s_conn_t *c = s_conn_new(self, fd, (struct sockaddr *)&ss, slen);
+        char client_ip[INET6_ADDRSTRLEN];
+        if (getnameinfo((struct sockaddr *)&ss, slen, client_ip, sizeof(client_ip), NULL, 0,
+                        NI_NUMERICHOST))
+            strcpy(client_ip, "unknown");
+        if (s_conns_from(self, client_ip) >= self->max_connections_per_ip) {
+            s_refuse(self, fd, busy_ip);
+            continue;
+        }
+        s_conn_t *c = s_conn_new(self, fd, client_ip);
         if (!c) {
             close(fd);
             continue;
@@ -918,16 +989,37 @@ static void s_accept(smtp_server_t *self)
     }
 }
 
-/* Says 421 to a session idle too long, then gives it one chance to read it. */
+/* When the session's time is up. A session that has not introduced itself
+   must do so within greeting_timeout_ms of connecting, whatever it sends
+   meanwhile: a crowd of such sessions would otherwise hold slots for the
+   whole idle_timeout_ms (RFC 5321 §4.5.3.2's five minutes are meant for
+   a client that is busy with a transaction). Once closing, a session has
+   the shorter timeout that applies to it to read our last reply. */
+static int64_t s_deadline(smtp_server_t *self, const s_conn_t *c)
+{
+    int greeted = c->phase != S_GREETED;
+    int timeout = greeted || self->idle_timeout_ms < self->greeting_timeout_ms
+                      ? self->idle_timeout_ms
+                      : self->greeting_timeout_ms;
+    int64_t deadline = c->last_active_ms + timeout;
+    if (!greeted && !c->closing && c->connected_ms + self->greeting_timeout_ms < deadline)
+        deadline = c->connected_ms + self->greeting_timeout_ms;
+    return deadline;
+}
+
+/* Says 421 to a session whose time is up, then gives it one chance to read it. */
 static void s_check_idle(smtp_server_t *self, s_conn_t *c, int64_t now)
 {
-    if (c->dead || now - c->last_active_ms < self->idle_timeout_ms)
+    if (c->dead || now < s_deadline(self, c))
         return;
     if (c->closing) {
         c->dead = 1;
         return;
     }
-    s_reply(c, "421 4.4.2 %s idle timeout, closing connection", self->hostname);
+    if (c->phase == S_GREETED)
+        s_reply(c, "421 4.4.2 %s no EHLO/HELO/LHLO in time, closing connection", self->hostname);
+    else
+        s_reply(c, "421 4.4.2 %s idle timeout, closing connection", self->hostname);
     c->closing = 1;
     c->last_active_ms = now;
     s_stats_add(self, &self->stats.timeouts, 1);
@@ -937,7 +1029,7 @@ static void s_check_idle(smtp_server_t *self, s_conn_t *c, int64_t now)
 }
 
 /* Builds the poll set: listener, wake pipe, then one entry per session.
-   Returns the poll timeout: the nearest idle deadline or accept resumption. */
+   Returns the poll timeout: the nearest session deadline or accept resumption. */
 static int s_poll_prepare(smtp_server_t *self, int64_t now)
 {
     int64_t timeout = -1;
@@ -959,7 +1051,7 @@ static int s_poll_prepare(smtp_server_t *self, int64_t now)
             pfd->events |= POLLIN;
         if (c->out_len > 0)
             pfd->events |= POLLOUT;
-        int64_t left = c->last_active_ms + self->idle_timeout_ms - now;
+        int64_t left = s_deadline(self, c) - now;
         if (left < 0)
             left = 0;
         if (timeout < 0 || left < timeout)
@@ -1099,7 +1191,11 @@ static int s_config_apply(smtp_server_t *self, const smtp_server_config_t *cfg, 
     self->max_recipients = cfg->max_recipients ? cfg->max_recipients : SMTP_DEFAULT_MAX_RCPT;
     self->max_line_bytes = cfg->max_line_bytes ? cfg->max_line_bytes : SMTP_DEFAULT_MAX_LINE;
     self->max_connections = cfg->max_connections > 0 ? cfg->max_connections : SMTP_DEFAULT_MAX_CONN;
+    self->max_connections_per_ip = cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip
+                                                                   : SMTP_DEFAULT_MAX_CONN_PER_IP;
     self->max_errors = cfg->max_errors > 0 ? cfg->max_errors : SMTP_DEFAULT_MAX_ERRORS;
+    self->greeting_timeout_ms =
+        cfg->greeting_timeout_ms > 0 ? cfg->greeting_timeout_ms : SMTP_DEFAULT_GREETING_MS;
     self->idle_timeout_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : SMTP_DEFAULT_IDLE_MS;
     if (self->max_line_bytes < SMTP_MIN_LINE || self->max_line_bytes > 1024 * 1024) {
         snprintf(err, errlen, "smtp: max_line_bytes %zu out of range %d..1048576",

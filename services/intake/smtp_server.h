@@ -27,8 +27,18 @@
       message over the limit is read to its end, discarded, and answered
       "552 5.3.4". Bare LF is accepted as a line end and stored as CRLF.
     - At most max_connections at once; more get "421 4.7.0" and are closed.
+    - At most max_connections_per_ip at once from one client address, so one
+      client cannot take every slot; more get "421 4.7.0 too many connections
+      from your address" and are closed.
     - max_errors protocol errors in one session end it with "421 4.7.0".
-    - A session silent for idle_timeout_ms gets "421 4.4.2" and is closed.
+    - A session that has not said EHLO/HELO/LHLO within greeting_timeout_ms
+      of connecting gets "421 4.4.2" and is closed, whatever else it sends
+      meanwhile (NOOP chatter does not extend it).
+    - A session silent for idle_timeout_ms gets "421 4.4.2" and is closed
+      (RFC 5321 §4.5.3.2: five minutes for commands).
+    - Addresses: one '@' outside a quoted local part, non-empty local part
+      and domain ("501 5.1.7" for MAIL, "501 5.1.3" for RCPT); a SIZE too
+      large to count is answered like any size over the limit ("552 5.3.4").
 */
 #ifndef PETROCS_INTAKE_SMTP_SERVER_H
 #define PETROCS_INTAKE_SMTP_SERVER_H
@@ -76,16 +86,18 @@ typedef int(smtp_rcpt_check_fn)(void *ctx, const smtp_envelope_t *env, const cha
                                 char *reply, size_t replylen);
 
 typedef struct {
-    const char *bind_addr;    /* "127.0.0.1" (default), "::", or a resolvable name */
-    int port;                 /* 0 = ephemeral; smtp_server_port() tells the chosen one */
-    const char *hostname;     /* for the greeting and EHLO; default: gethostname() */
-    size_t max_message_bytes; /* SIZE limit; 0 = default 25 MiB */
-    size_t max_recipients;    /* 0 = default 100 */
-    size_t max_line_bytes;    /* command line incl. CRLF; 0 = default 512 */
-    int max_connections;      /* 0 = default 100 */
-    int max_errors;           /* protocol errors before 421; 0 = default 10 */
-    int idle_timeout_ms;      /* 0 = default 300000 */
-    smtp_deliver_fn *deliver; /* required */
+    const char *bind_addr;      /* "127.0.0.1" (default), "::", or a resolvable name */
+    int port;                   /* 0 = ephemeral; smtp_server_port() tells the chosen one */
+    const char *hostname;       /* for the greeting and EHLO; default: gethostname() */
+    size_t max_message_bytes;   /* SIZE limit; 0 = default 25 MiB */
+    size_t max_recipients;      /* 0 = default 100 */
+    size_t max_line_bytes;      /* command line incl. CRLF; 0 = default 512 */
+    int max_connections;        /* 0 = default 100 */
+    int max_connections_per_ip; /* from one client address; 0 = default 20 */
+    int max_errors;             /* protocol errors before 421; 0 = default 10 */
+    int greeting_timeout_ms;    /* connect to EHLO/HELO/LHLO; 0 = default 30000 */
+    int idle_timeout_ms;        /* 0 = default 300000 */
+    smtp_deliver_fn *deliver;   /* required */
     void *deliver_ctx;
     smtp_rcpt_check_fn *rcpt_check; /* optional */
     void *rcpt_check_ctx;
@@ -95,13 +107,13 @@ typedef struct {
 typedef struct {
     uint64_t connections_total;      /* accepted and served */
     uint64_t connections_open;       /* being served now */
-    uint64_t connections_refused;    /* over max_connections */
+    uint64_t connections_refused;    /* over max_connections or max_connections_per_ip */
     uint64_t messages_accepted;      /* final 2xx after DATA (LMTP: per recipient) */
     uint64_t messages_rejected_temp; /* final 4xx after DATA (LMTP: per recipient) */
     uint64_t messages_rejected_perm; /* final 5xx after DATA (LMTP: per recipient) */
     uint64_t recipients_rejected;    /* RCPT refused (limit, rcpt_check) */
     uint64_t protocol_errors;        /* 500/501/502/503/555 replies, long lines */
-    uint64_t timeouts;               /* sessions closed for idleness */
+    uint64_t timeouts;               /* sessions closed for idleness or no greeting */
 } smtp_server_stats_t;
 
 typedef struct _smtp_server_t smtp_server_t;

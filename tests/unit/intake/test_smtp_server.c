@@ -164,6 +164,25 @@ static s_client_t *s_connect(int port)
     return cl;
 }
 
+/* Connects from a chosen loopback source address (all of 127/8 is local on
+   Linux), so a test can be two different clients. */
+static s_client_t *s_connect_from(int port, const char *source_ip)
+{
+    s_client_t *cl = calloc(1, sizeof(*cl));
+    cl->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(cl->fd >= 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, source_ip, &src.sin_addr), 1);
+    assert_int_equal(bind(cl->fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return cl;
+}
+
 static void s_close(s_client_t **cl_p)
 {
     if (*cl_p) {
@@ -396,8 +415,11 @@ static void test_size_parameter_over_the_limit_is_refused_with_552(void **state)
     s_send(cl, "MAIL FROM:<a@x.example> SIZE=65537\r\n");
     assert_int_equal(s_reply(cl, reply, sizeof(reply)), 552);
     assert_memory_equal(reply, "552 5.3.4", 9);
+    /* a size too big to count is a well-formed request for too much */
     s_send(cl, "MAIL FROM:<a@x.example> SIZE=99999999999999999999999999\r\n");
-    assert_int_equal(s_code(cl), 501);
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 552);
+    assert_memory_equal(reply, "552 5.3.4", 9);
+    assert_int_equal(s_cmd(cl, "MAIL FROM:<a@x.example> SIZE=12a\r\n"), 501);
     assert_int_equal(s_cmd(cl, "MAIL FROM:<a@x.example> SIZE=65536\r\n"), 250);
     s_close(&cl);
 }
@@ -530,6 +552,38 @@ static void test_unknown_verbs_get_500_bad_syntax_501_and_verbs_are_case_insensi
     assert_string_equal(fx->rec.rcpt[2], "c@y.example");
     assert_int_equal(fx->rec.len, 0);
     assert_int_equal(s_cmd(cl, "quit\r\n"), 221);
+    s_close(&cl);
+}
+
+static void test_address_with_two_at_signs_is_refused_501_but_a_quoted_at_is_fine(void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->cfg.max_errors = 20;
+    s_start(fx);
+    s_client_t *cl = s_session(fx, "EHLO");
+    char reply[600];
+    s_send(cl, "MAIL FROM:<a@b@c>\r\n");
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 501);
+    assert_memory_equal(reply, "501 5.1.7", 9);
+    s_send(cl, "MAIL FROM:<a@b\"@\"c.example>\r\n"); /* quotes only count as a whole local part */
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 501);
+    assert_memory_equal(reply, "501 5.1.7", 9);
+    s_send(cl, "MAIL FROM:<\"x@y\">\r\n"); /* the only '@' is quoted: no domain */
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 501);
+    assert_memory_equal(reply, "501 5.1.7", 9);
+    assert_int_equal(s_cmd(cl, "MAIL FROM:<\"a@b\"@customer.example>\r\n"), 250);
+    s_send(cl, "RCPT TO:<x@y@z.example>\r\n");
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 501);
+    assert_memory_equal(reply, "501 5.1.3", 9);
+    s_send(cl, "RCPT TO:<@relay.example:x@y@z.example>\r\n");
+    assert_int_equal(s_reply(cl, reply, sizeof(reply)), 501);
+    assert_memory_equal(reply, "501 5.1.3", 9);
+    assert_int_equal(s_cmd(cl, "RCPT TO:<\"p@q\\\"@\"@petrocs.example>\r\n"), 250);
+    assert_int_equal(s_cmd(cl, "DATA\r\n"), 354);
+    assert_int_equal(s_cmd(cl, ".\r\n"), 250);
+    assert_string_equal(fx->rec.mail_from, "\"a@b\"@customer.example");
+    assert_int_equal(fx->rec.rcpt_count, 1);
+    assert_string_equal(fx->rec.rcpt[0], "\"p@q\\\"@\"@petrocs.example");
     s_close(&cl);
 }
 
@@ -726,6 +780,122 @@ static void test_connections_beyond_the_maximum_get_421_and_are_closed(void **st
     smtp_server_stats(fx->server, &st);
     assert_int_equal(st.connections_refused, 1);
     assert_int_equal(st.connections_total, 3);
+}
+
+static void
+test_one_address_beyond_20_connections_gets_421_while_other_addresses_still_connect(void **state)
+{
+    s_fixture_t *fx = *state; /* max_connections stays at its default 100 */
+    s_start(fx);
+    s_client_t *mine[20];
+    for (int i = 0; i < 20; i++) {
+        mine[i] = s_connect(fx->port);
+        assert_int_equal(s_code(mine[i]), 220);
+    }
+    s_client_t *extra = s_connect(fx->port);
+    char reply[600];
+    assert_int_equal(s_reply(extra, reply, sizeof(reply)), 421);
+    assert_string_equal(reply, "421 4.7.0 too many connections from your address");
+    assert_true(s_closed_by_server(extra));
+    s_close(&extra);
+
+    s_client_t *other = s_connect_from(fx->port, "127.0.0.2");
+    assert_int_equal(s_code(other), 220);
+    assert_int_equal(s_cmd(other, "EHLO other.example\r\n"), 250);
+    s_close(&other);
+
+    assert_int_equal(s_cmd(mine[0], "QUIT\r\n"), 221);
+    assert_true(s_closed_by_server(mine[0]));
+    s_close(&mine[0]);
+    extra = s_connect(fx->port); /* one of this address's slots is free again */
+    assert_int_equal(s_code(extra), 220);
+    s_close(&extra);
+    for (int i = 1; i < 20; i++)
+        s_close(&mine[i]);
+    smtp_server_stats_t st;
+    smtp_server_stats(fx->server, &st);
+    assert_int_equal(st.connections_refused, 1);
+}
+
+static void test_max_connections_per_ip_is_configurable(void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->cfg.max_connections_per_ip = 2;
+    s_start(fx);
+    s_client_t *a = s_connect(fx->port), *b = s_connect(fx->port);
+    assert_int_equal(s_code(a), 220);
+    assert_int_equal(s_code(b), 220);
+    s_client_t *c = s_connect(fx->port);
+    char reply[600];
+    assert_int_equal(s_reply(c, reply, sizeof(reply)), 421);
+    assert_memory_equal(reply, "421 4.7.0", 9);
+    assert_true(s_closed_by_server(c));
+    s_close(&c);
+    c = s_connect_from(fx->port, "127.0.0.3");
+    assert_int_equal(s_code(c), 220);
+    s_close(&a);
+    s_close(&b);
+    s_close(&c);
+}
+
+static int64_t s_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void
+test_session_that_never_says_ehlo_gets_421_after_greeting_timeout_greeted_one_stays(void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->cfg.greeting_timeout_ms = 300;
+    fx->cfg.idle_timeout_ms = 4000;
+    s_start(fx);
+    s_client_t *greeted = s_session(fx, "EHLO");
+    s_client_t *silent = s_connect(fx->port);
+    int64_t t0 = s_ms();
+    assert_int_equal(s_code(silent), 220);
+    char reply[600];
+    assert_int_equal(s_reply(silent, reply, sizeof(reply)), 421);
+    assert_memory_equal(reply, "421 4.4.2", 9);
+    assert_true(s_ms() - t0 < 3000); /* well before idle_timeout_ms */
+    assert_true(s_closed_by_server(silent));
+    s_close(&silent);
+    /* the session that introduced itself is held to idle_timeout_ms only */
+    s_sleep_ms(200);
+    assert_int_equal(s_cmd(greeted, "NOOP\r\n"), 250);
+    s_close(&greeted);
+    smtp_server_stats_t st;
+    smtp_server_stats(fx->server, &st);
+    assert_int_equal(st.timeouts, 1);
+}
+
+static void
+test_greeting_timeout_counts_from_connect_so_noop_chatter_does_not_extend_it(void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->cfg.greeting_timeout_ms = 300;
+    fx->cfg.idle_timeout_ms = 4000;
+    s_start(fx);
+    s_client_t *cl = s_connect(fx->port);
+    assert_int_equal(s_code(cl), 220);
+    int code = 0;
+    for (int i = 0; i < 20 && code != 421; i++) {
+        s_sleep_ms(60);
+        ssize_t rc = send(cl->fd, "NOOP\r\n", 6, MSG_NOSIGNAL);
+        (void)rc; /* the server may have closed already; the reply tells */
+        code = s_code(cl);
+    }
+    assert_int_equal(code, 421);
+    assert_true(s_closed_by_server(cl));
+    s_close(&cl);
 }
 
 static void test_too_many_errors_end_the_session_with_421(void **state)
@@ -1072,6 +1242,7 @@ int main(void)
         T(test_rset_clears_the_envelope),
         T(test_commands_out_of_sequence_get_503),
         T(test_unknown_verbs_get_500_bad_syntax_501_and_verbs_are_case_insensitive),
+        T(test_address_with_two_at_signs_is_refused_501_but_a_quoted_at_is_fine),
         T(test_null_sender_is_accepted_as_empty_reverse_path),
         T(test_command_line_over_512_bytes_gets_500_5_5_2_and_session_goes_on),
         T(test_long_text_lines_in_data_are_delivered_whole),
@@ -1081,6 +1252,10 @@ int main(void)
         T(test_250_after_data_is_sent_only_after_deliver_returned),
         T(test_rcpt_check_refusal_is_sent_at_rcpt_time),
         T(test_connections_beyond_the_maximum_get_421_and_are_closed),
+        T(test_one_address_beyond_20_connections_gets_421_while_other_addresses_still_connect),
+        T(test_max_connections_per_ip_is_configurable),
+        T(test_session_that_never_says_ehlo_gets_421_after_greeting_timeout_greeted_one_stays),
+        T(test_greeting_timeout_counts_from_connect_so_noop_chatter_does_not_extend_it),
         T(test_too_many_errors_end_the_session_with_421),
         T(test_idle_session_gets_421_after_the_timeout),
         T(test_client_pipelining_thousands_of_commands_gets_every_reply),
