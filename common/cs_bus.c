@@ -8,6 +8,7 @@
  * body.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@
 #define RELAY_BATCH 500
 #define REPLAY_MAX_EVENTS 500
 #define REPLAY_TIMEOUT_MS 3000
+#define REPLAY_MAX_BYTES (8u << 20)
+#define DEALER_MAX_BYTES (72 << 20) /* one event of CS_BUS_MAX_BYTES' ceiling (64 MiB) and more */
+#define STALL_MS 30000
 #define RETRY_MS 1000
 
 /* ---- types ------------------------------------------------------------------ */
@@ -123,6 +127,12 @@ Cs__Envelope *cs_envelope_decode(const uint8_t *data, size_t len, size_t max_byt
 /* ---- emitting ------------------------------------------------------------------ */
 
 static char s_origin[64] = "unset-0";
+static size_t s_max_bytes = CS_BUS_DEFAULT_MAX_BYTES;
+
+void cs_bus_set_max_bytes(size_t max_bytes)
+{
+    s_max_bytes = max_bytes;
+}
 
 void cs_bus_set_origin(const char *stream)
 {
@@ -153,6 +163,14 @@ int cs_bus_emit(cs_db_t *db, const char *type, Cs__Envelope *env)
     assert(cs_bus_type_body(type) == env->body_case);
 
     size_t len = cs__envelope__get_packed_size(env);
+    if (len > s_max_bytes) {
+        /* Consumers would refuse it: better the unit of work fails here, loudly,
+           than an event nobody can read. Callers bound what they put in. */
+        cs_error("bus: %s event of %zu bytes is above the limit of %zu; not emitted", type, len,
+                 s_max_bytes);
+        cs_counter_add("cs_bus_emit_refused_total", "", 1);
+        return -1;
+    }
     uint8_t stackbuf[4096];
     uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
     if (!buf)
@@ -437,11 +455,22 @@ static void s_replay_reply(cs_publisher_t *self, zframe_t *identity, const char 
     zmsg_addstr(msg, status);
     zmsg_addstr(msg, detail ? detail : self->stream);
     zmsg_addstrf(msg, "%" PRIu64, self->head);
+    /* Each event travels as [sequence][envelope], so that a consumer knows
+       which sequence an envelope it cannot decode was, and can set it aside
+       instead of asking for it forever. A reply carries at most
+       REPLAY_MAX_BYTES (and always at least one event). */
+    size_t bytes = 0;
     for (int i = 0; rows && i < PQntuples(rows); i++) {
-        zframe_t *f = s_wire_frame(self->stream, s_be64(PQgetvalue(rows, i, 0)),
-                                   PQgetvalue(rows, i, 1), (size_t)PQgetlength(rows, i, 1));
-        if (f)
-            zmsg_append(msg, &f);
+        size_t len = (size_t)PQgetlength(rows, i, 1);
+        if (i > 0 && bytes + len > REPLAY_MAX_BYTES)
+            break;
+        bytes += len;
+        uint64_t seq = s_be64(PQgetvalue(rows, i, 0));
+        zframe_t *f = s_wire_frame(self->stream, seq, PQgetvalue(rows, i, 1), len);
+        if (!f)
+            break;
+        zmsg_addstrf(msg, "%" PRIu64, seq);
+        zmsg_append(msg, &f);
     }
     zmsg_send(&msg, self->replay);
 }
@@ -588,6 +617,8 @@ typedef struct {
     int64_t last_hb;     /* wall ms of the last heartbeat */
     char health[16];
     int gone;            /* the publisher no longer has what we need */
+    int64_t progress_at; /* monotonic ms when the checkpoint last moved (or we were level) */
+    uint64_t dead_letters;
 } peer_t;
 
 #define MAX_HANDLERS 64
@@ -643,13 +674,16 @@ int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_
     p->dealer = zsock_new(ZMQ_DEALER);
     if (!p->sub || !p->dealer)
         goto fail;
-    /* Cap what libzmq will even receive (protobuf-c's unpack has no size
-       limit); replay replies carry up to a batch of envelopes, hence the
-       larger cap on the dealer. */
-    zsock_set_maxmsgsize(p->sub, (int)self->max_bytes + 256);
-    zsock_set_maxmsgsize(p->dealer, (int)(self->max_bytes * 4 > 64u << 20 ? 64u << 20
-                                                                          : self->max_bytes * 4) +
-                                         (int)(REPLAY_MAX_EVENTS * 1024));
+    /* Two caps. ZMQ_MAXMSGSIZE bounds the memory libzmq will spend on one
+       message, far above any event a publisher can emit (cs_bus_emit refuses
+       more than CS_BUS_MAX_BYTES, itself at most 64 MiB): libzmq treats a
+       message above it as a protocol error and closes the connection for
+       good, without reconnecting, so a lower cap would let one oversized
+       event end a subscription. The business limit is the explicit check in
+       cs_envelope_decode(), which counts the event as too_large; replay then
+       sets it aside (s_dead_letter). */
+    zsock_set_maxmsgsize(p->sub, DEALER_MAX_BYTES);
+    zsock_set_maxmsgsize(p->dealer, DEALER_MAX_BYTES);
     if (rcvhwm > 0)
         zsock_set_rcvhwm(p->sub, rcvhwm);
     zsock_set_linger(p->dealer, 0);
@@ -720,7 +754,13 @@ static int s_load_checkpoint(cs_consumer_t *self, peer_t *p)
         return -1;
     p->cp = p->persisted = (uint64_t)cs_db_get_i64(r, 0, 0);
     PQclear(r);
+    r = cs_db_exec(self->db, "SELECT count(*) FROM bus_dead_letter WHERE stream = $1", 1, params);
+    if (!r)
+        return -1;
+    p->dead_letters = (uint64_t)cs_db_get_i64(r, 0, 0);
+    PQclear(r);
     p->synced = 1;
+    p->progress_at = cs_mono_ms();
     cs_info("bus: reading %s stream %s from sequence %" PRIu64, p->name, p->stream, p->cp + 1);
     return 0;
 }
@@ -744,6 +784,7 @@ static int s_apply(cs_consumer_t *self, peer_t *p, const Cs__Envelope *env)
         /* Not of interest: advance in memory; the next transaction or the
            periodic flush records it. */
         p->cp = env->sequence;
+        p->progress_at = cs_mono_ms();
         cs_counter_add("cs_bus_consumed_total", labels, 1);
         return 0;
     }
@@ -780,6 +821,7 @@ static int s_apply(cs_consumer_t *self, peer_t *p, const Cs__Envelope *env)
     if (cs_db_commit(self->db) < 0)
         goto fail;
     p->cp = p->persisted = env->sequence;
+    p->progress_at = cs_mono_ms();
     cs_counter_add("cs_bus_consumed_total", labels, 1);
     cs_histogram_observe("cs_bus_apply_seconds", "", (double)(cs_mono_ms() - t0) / 1000.0);
     cs_log_set_trace("");
@@ -793,8 +835,10 @@ fail_quiet:
     return -1;
 }
 
-/* One envelope frame from SUB (live) or from a replay reply. */
-static void s_deliver(cs_consumer_t *self, peer_t *p, zframe_t *frame, int live)
+/* One envelope frame from SUB. What cannot be read is counted and dropped:
+   its sequence is unknown, and the gap it leaves is repaired from replay,
+   where a still unreadable event is set aside (s_dead_letter). */
+static void s_deliver_live(cs_consumer_t *self, peer_t *p, zframe_t *frame)
 {
     const char *why = NULL;
     Cs__Envelope *env =
@@ -809,11 +853,11 @@ static void s_deliver(cs_consumer_t *self, peer_t *p, zframe_t *frame, int live)
         return;
     }
     if (env->body_case == CS__ENVELOPE__BODY_HEARTBEAT) {
-        if (live && p->synced && strcmp(env->stream, p->stream) == 0) {
+        if (p->synced && strcmp(env->stream, p->stream) == 0) {
             p->last_hb = cs_now_ms();
             snprintf(p->health, sizeof(p->health), "%s", env->heartbeat->health);
             p->head = env->heartbeat->head;
-        } else if (live && !p->synced) {
+        } else if (!p->synced) {
             p->last_hb = cs_now_ms();
         }
         goto out;
@@ -841,6 +885,95 @@ static void s_deliver(cs_consumer_t *self, peer_t *p, zframe_t *frame, int live)
     s_apply(self, p, env);
 out:
     cs__envelope__free_unpacked(env, NULL);
+}
+
+/* Set aside the event at seq (cp + 1) that cannot be read, and move the
+   checkpoint past it, in one transaction: one bad event never stops a stream,
+   and its bytes stay for an operator. 0 or -1 (retried later). */
+static int s_dead_letter(cs_consumer_t *self, peer_t *p, uint64_t seq, const char *reason,
+                         const void *data, size_t len)
+{
+    char seqbuf[24], prevbuf[24];
+    const char *params[] = {p->stream, cs_db_i64(seqbuf, (int64_t)seq),
+                            cs_db_i64(prevbuf, (int64_t)p->persisted)};
+    int lengths[] = {0, 0, 0, 0, (int)len}; /* row[] below uses lengths + 1 */
+    int formats[] = {0, 0, 0, 0, 1};
+    if (cs_db_ensure(self->db) < 0 || cs_db_begin(self->db) < 0)
+        goto fail;
+    if (cs_db_cmd(self->db,
+                  "UPDATE inbox_checkpoint SET last_seq = $2, updated_at = now()"
+                  " WHERE stream = $1 AND last_seq = $3",
+                  3, params) != 1) {
+        cs_db_rollback(self->db);
+        p->synced = 0;
+        goto fail;
+    }
+    const char *row[] = {p->stream, seqbuf, reason, data};
+    PGresult *r = cs_db_exec_bin(self->db,
+                                 "INSERT INTO bus_dead_letter (stream, seq, reason, envelope)"
+                                 " VALUES ($1, $2, $3, $4) ON CONFLICT (stream, seq) DO NOTHING",
+                                 4, row, lengths + 1, formats + 1, 0);
+    if (!r) {
+        cs_db_rollback(self->db);
+        goto fail;
+    }
+    PQclear(r);
+    if (cs_db_commit(self->db) < 0)
+        goto fail;
+    p->cp = p->persisted = seq;
+    p->progress_at = cs_mono_ms();
+    p->dead_letters++;
+    char labels[200];
+    snprintf(labels, sizeof(labels), "stream=\"%s\",reason=\"%s\"", p->stream, reason);
+    cs_counter_add("cs_bus_dead_letters_total", labels, 1);
+    cs_error("bus: %s sequence %" PRIu64 " cannot be read (%s, %zu bytes); set aside in"
+             " bus_dead_letter and skipped — an operator should look at it",
+             p->stream, seq, reason, len);
+    return 0;
+fail:
+    p->retry_at = cs_mono_ms() + RETRY_MS;
+    p->replay_sent = 0;
+    return -1;
+}
+
+/* One [sequence][envelope] pair of a replay reply. Returns 0 to go on with
+   the reply, -1 to drop the rest of it (not applicable now). */
+static int s_deliver_replayed(cs_consumer_t *self, peer_t *p, const char *seqtext, zframe_t *frame)
+{
+    int64_t seq;
+    if (cs_parse_int(seqtext, 1, INT64_MAX, &seq) < 0) {
+        s_count_reject("bad_replay_reply");
+        return -1;
+    }
+    char labels[160];
+    s_labels(labels, sizeof(labels), p);
+    if ((uint64_t)seq <= p->cp) {
+        cs_counter_add("cs_bus_duplicates_total", labels, 1);
+        return 0;
+    }
+    if ((uint64_t)seq != p->cp + 1)
+        return -1; /* a hole in the reply: ask again from the checkpoint */
+    const char *why = NULL;
+    Cs__Envelope *env =
+        cs_envelope_decode(zframe_data(frame), zframe_size(frame), self->max_bytes, &why);
+    if (env && env->body_case == CS__ENVELOPE__BODY_HEARTBEAT)
+        why = "heartbeat_in_replay";
+    else if (env && strcmp(env->stream, p->stream) != 0)
+        why = "wrong_stream";
+    else if (env && env->sequence != (uint64_t)seq)
+        why = "sequence_mismatch";
+    else if (env)
+        why = NULL;
+    int rc;
+    if (why) {
+        s_count_reject(why);
+        rc = s_dead_letter(self, p, (uint64_t)seq, why, zframe_data(frame), zframe_size(frame));
+    } else {
+        rc = s_apply(self, p, env);
+    }
+    if (env)
+        cs__envelope__free_unpacked(env, NULL);
+    return rc;
 }
 
 /* Stream names come from the network: letters, digits, '-', '_' and '.' only. */
@@ -899,11 +1032,15 @@ static void s_on_reply(cs_consumer_t *self, peer_t *p)
     }
     p->head = (uint64_t)h;
     p->gone = 0;
-    zframe_t *f;
-    while ((f = zmsg_pop(msg))) {
-        if (cs_mono_ms() >= p->retry_at)
-            s_deliver(self, p, f, 0);
+    for (;;) {
+        char *seqtext = zmsg_popstr(msg);
+        zframe_t *f = zmsg_pop(msg);
+        int go_on = seqtext && f && cs_mono_ms() >= p->retry_at &&
+                    s_deliver_replayed(self, p, seqtext, f) == 0;
+        free(seqtext);
         zframe_destroy(&f);
+        if (!go_on)
+            break;
     }
     if (p->cp < p->head && cs_mono_ms() >= p->retry_at)
         s_request(p, p->cp + 1, 0);
@@ -931,7 +1068,7 @@ void cs_consumer_on_readable(cs_consumer_t *self, size_t i)
         zframe_t *topic = zmsg_first(msg);
         zframe_t *body = zmsg_next(msg);
         (void)topic;
-        s_deliver(self, p, body, 1);
+        s_deliver_live(self, p, body);
     }
     zmsg_destroy(&msg);
 }
@@ -997,6 +1134,54 @@ int cs_consumer_synced(cs_consumer_t *self)
     return 1;
 }
 
+static void s_item(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_item(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 4 >= size)
+        return;
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    snprintf(buf + n, size - n, "%s\"%s\"", n ? "," : "", text);
+}
+
+int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *warnings,
+                       size_t wsize)
+{
+    int ok = 1;
+    int64_t mono = cs_mono_ms(), now = cs_now_ms();
+    for (size_t i = 0; i < self->npeers; i++) {
+        peer_t *p = &self->peers[i];
+        if (!p->synced) {
+            s_item(reasons, rsize, "not yet in contact with %s at %s", p->name, p->replay_ep);
+            ok = 0;
+            continue;
+        }
+        if (p->gone) {
+            s_item(reasons, rsize, "%s: events after %" PRIu64 " were pruned at the publisher",
+                   p->stream, p->cp);
+            ok = 0;
+        }
+        if (p->cp >= p->head)
+            p->progress_at = mono;
+        else if (mono - p->progress_at > STALL_MS) {
+            s_item(reasons, rsize, "%s: stalled at %" PRIu64 " of %" PRIu64 " for %llds",
+                   p->stream, p->cp, p->head, (long long)((mono - p->progress_at) / 1000));
+            ok = 0;
+        }
+        if (!p->last_hb || now - p->last_hb > 10000)
+            s_item(warnings, wsize, "no heartbeat from %s for %s", p->stream,
+                   p->last_hb ? "over 10 s" : "ever");
+        if (p->dead_letters)
+            s_item(warnings, wsize, "%s: %" PRIu64 " event(s) set aside in bus_dead_letter",
+                   p->stream, p->dead_letters);
+    }
+    return ok;
+}
+
 void cs_consumer_reset(cs_consumer_t *self)
 {
     for (size_t i = 0; i < self->npeers; i++) {
@@ -1017,10 +1202,11 @@ char *cs_consumer_status_json(cs_consumer_t *self)
         peer_t *p = &self->peers[i];
         n += (size_t)snprintf(buf + n, cap - n,
                               "%s{\"peer\":\"%s\",\"stream\":\"%s\",\"synced\":%s,\"gone\":%s,"
+                              "\"dead_letters\":%" PRIu64 ","
                               "\"checkpoint\":%" PRIu64 ",\"head\":%" PRIu64
                               ",\"lag\":%" PRIu64 ",\"health\":\"%s\",\"heartbeat_age_ms\":%lld}",
                               i ? "," : "", p->name, p->stream, p->synced ? "true" : "false",
-                              p->gone ? "true" : "false", p->cp, p->head,
+                              p->gone ? "true" : "false", p->dead_letters, p->cp, p->head,
                               p->head > p->cp ? p->head - p->cp : 0, p->health,
                               p->last_hb ? (long long)(now - p->last_hb) : -1LL);
     }

@@ -40,6 +40,8 @@ Cs__Envelope *cs_envelope_decode(const uint8_t *data, size_t len, size_t max_byt
 
 /* The instance stream this process publishes as (e.g. "dispatch-0"). */
 void cs_bus_set_origin(const char *stream);
+/* The largest envelope cs_bus_emit() will write (consumers refuse larger). */
+void cs_bus_set_max_bytes(size_t max_bytes);
 const char *cs_bus_origin(void);
 
 /* Append an event to the outbox inside the caller's open transaction.
@@ -92,6 +94,13 @@ void cs_consumer_tick(cs_consumer_t *self);
 /* Total events behind known heads, and whether every peer has been reached. */
 uint64_t cs_consumer_lag(cs_consumer_t *self);
 int cs_consumer_synced(cs_consumer_t *self);
+/* Readiness of the reading side. Appends JSON string items ("…",) to
+   reasons (what makes the service not ready: a stream never reached, pruned
+   events, a checkpoint stalled below the head for 30 s) and to warnings
+   (heartbeats older than 10 s, events set aside as dead letters). Returns 1
+   when there is no reason. */
+int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *warnings,
+                       size_t wsize);
 /* Forget cached checkpoints after a database reconnect. */
 void cs_consumer_reset(cs_consumer_t *self);
 /* Status of each peer as JSON for /readyz and csctl (caller frees). */

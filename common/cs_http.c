@@ -209,14 +209,14 @@ static void s_builtin_health(cs_http_t *self, cs_http_req_t *req, cs_http_resp_t
 static void s_builtin_ready(cs_http_t *self, cs_http_req_t *req, cs_http_resp_t *resp)
 {
     (void)req;
-    char *reason = calloc(1, 8192);
+    char *reason = calloc(1, 16384);
     if (!reason) {
         cs_http_text(resp, 503, "application/json", "{\"ready\":false}");
         return;
     }
-    int ok = self->ready ? self->ready(self->ready_ctx, reason, 8192) : 1;
+    int ok = self->ready ? self->ready(self->ready_ctx, reason, 16384) : 1;
     if (!reason[0])
-        snprintf(reason, 8192, "{\"ready\":%s}", ok ? "true" : "false");
+        snprintf(reason, 16384, "{\"ready\":%s}", ok ? "true" : "false");
     cs_http_body(resp, ok ? 200 : 503, "application/json", reason, strlen(reason));
 }
 

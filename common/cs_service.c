@@ -28,8 +28,9 @@ struct cs_service {
     atomic_int kick;
     int64_t max_ready_lag;
     pthread_mutex_t ready_lock;
-    char ready_json[8192];
+    char ready_json[16384];
     int ready;
+    int degraded; /* not ready, or ready with warnings: heartbeats say "degraded" */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -126,29 +127,30 @@ static void s_update_ready(cs_service_t *svc)
 {
     int db_ok = cs_db_ok(svc->db);
     uint64_t lag = cs_consumer_lag(svc->consumer);
-    int synced = cs_consumer_synced(svc->consumer);
-    int ready = db_ok && synced && lag <= (uint64_t)svc->max_ready_lag;
-    char *peers = cs_consumer_status_json(svc->consumer);
-    char reasons[256] = "";
+    char reasons[2048] = "", warnings[2048] = "";
     if (!db_ok)
-        strcat(reasons, "\"database unreachable\",");
-    if (!synced)
-        strcat(reasons, "\"not yet in contact with every stream it reads\",");
-    if (lag > (uint64_t)svc->max_ready_lag)
-        strcat(reasons, "\"consumer lag above bound\",");
-    size_t rl = strlen(reasons);
-    if (rl)
-        reasons[rl - 1] = 0;
+        snprintf(reasons, sizeof(reasons), "\"database unreachable\"");
+    int readers_ok = cs_consumer_health(svc->consumer, reasons, sizeof(reasons), warnings,
+                                        sizeof(warnings));
+    if (lag > (uint64_t)svc->max_ready_lag) {
+        size_t n = strlen(reasons);
+        snprintf(reasons + n, sizeof(reasons) - n, "%s\"consumer lag %llu above %lld\"",
+                 n ? "," : "", (unsigned long long)lag, (long long)svc->max_ready_lag);
+    }
+    int ready = db_ok && readers_ok && lag <= (uint64_t)svc->max_ready_lag;
+    svc->degraded = !ready || warnings[0];
+    char *peers = cs_consumer_status_json(svc->consumer);
     pthread_mutex_lock(&svc->ready_lock);
     snprintf(svc->ready_json, sizeof(svc->ready_json),
              "{\"ready\":%s,\"service\":\"%s\",\"stream\":\"%s\",\"version\":\"%s\","
              "\"database\":%s,\"migrations\":true,\"lag\":%llu,\"relay\":%s,\"head\":%llu,"
-             "\"outbox_backlog\":%llu,\"reasons\":[%s],\"reads\":%s}",
+             "\"outbox_backlog\":%llu,\"reasons\":[%s],\"warnings\":[%s],\"reads\":%s}",
              ready ? "true" : "false", svc->def->name, svc->stream, CS_VERSION,
              db_ok ? "true" : "false", (unsigned long long)lag,
              cs_publisher_is_relay(svc->pub) ? "true" : "false",
              (unsigned long long)cs_publisher_head(svc->pub),
-             (unsigned long long)cs_publisher_backlog(svc->pub), reasons, peers ? peers : "[]");
+             (unsigned long long)cs_publisher_backlog(svc->pub), reasons, warnings,
+             peers ? peers : "[]");
     svc->ready = ready;
     pthread_mutex_unlock(&svc->ready_lock);
     free(peers);
@@ -249,6 +251,7 @@ static int s_setup(cs_service_t *svc)
     char pub_ep[128], rep_ep[128];
     snprintf(pub_ep, sizeof(pub_ep), "tcp://%s:%d", host, (int)pub_port);
     snprintf(rep_ep, sizeof(rep_ep), "tcp://%s:%d", host, (int)rep_port);
+    cs_bus_set_max_bytes((size_t)max_bytes);
     svc->pub = cs_publisher_new(def->name, svc->stream, pub_ep, rep_ep, svc->db);
     if (!svc->pub)
         return -1;
@@ -308,7 +311,7 @@ static void s_periodic(cs_service_t *svc, int64_t *next_hb, int64_t *next_relay,
         if (svc->def->tick && cs_db_ok(svc->db))
             svc->def->tick(svc);
         s_update_ready(svc);
-        cs_publisher_heartbeat(svc->pub, svc->ready ? "ok" : "degraded",
+        cs_publisher_heartbeat(svc->pub, svc->degraded ? "degraded" : "ok",
                                cs_consumer_lag(svc->consumer));
     }
 }

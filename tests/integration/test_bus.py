@@ -133,6 +133,34 @@ class BusTest(unittest.TestCase):
         print(f"\n    gaps repaired by replay: {gaps:.0f}")
         self.assertGreater(gaps, 0, "the tiny queues dropped live events (repair exercised)")
 
+    def test_an_unreadable_event_is_set_aside_and_the_stream_goes_on(self):
+        self.start("pub")
+        self.start("sub", {"CS_BUS_MAX_BYTES": "65536"})
+        self.emit(10)
+        # committed like any other event, but nobody can read them: garbage, and
+        # an envelope above the consumer's size limit
+        for payload in ("decode(repeat('ff', 100), 'hex')", "decode(repeat('41', 200000), 'hex')"):
+            self.pg.query("INSERT INTO buspub.outbox (origin, topic, event_id, envelope) VALUES"
+                          f" ('buspub-0', 'test.event', gen_random_uuid(), {payload})")
+        self.emit(10)
+        self.wait_applied(20)
+        seqs = [int(r[0]) for r in self.pg.query("SELECT seq FROM bussub.applied ORDER BY id")]
+        self.assertEqual(seqs, list(range(1, 11)) + list(range(13, 23)))
+        dead = self.pg.query("SELECT seq, reason, length(envelope) FROM bussub.bus_dead_letter"
+                             " ORDER BY seq")
+        # kept as received: the relay's {stream, sequence} prefix, then the stored bytes
+        self.assertEqual([(d[0], d[1]) for d in dead], [("11", "undecodable"), ("12", "too_large")])
+        self.assertTrue(100 < int(dead[0][2]) < 132 and 200000 < int(dead[1][2]) < 200032, dead)
+        cp = self.pg.scalar("SELECT last_seq FROM bussub.inbox_checkpoint"
+                            " WHERE stream = 'buspub-0'")
+        self.assertEqual(cp, "22")
+        # readiness is recomputed once a second: still ready, with a warning
+        ready = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and any(
+            "bus_dead_letter" in w for w in r[1]["warnings"]) else None)(
+                http("GET", SUB + "/readyz")), 10, "ready with a dead-letter warning")
+        self.assertEqual(ready["reasons"], [])
+        self.assertEqual(metric(SUB, "cs_bus_dead_letters_total"), 2)
+
     def test_hostile_bus_input_is_counted_and_skipped_without_harm(self):
         self.start("pub")
         env = {"CS_BUSPUB_PUB_CONNECT": "tcp://127.0.0.1:17901,tcp://127.0.0.1:17991",
@@ -151,7 +179,7 @@ class BusTest(unittest.TestCase):
         self.assertGreater(metric(SUB, "cs_bus_rejected_total", 'reason="bad_frames"')
                            + metric(SUB, "cs_bus_rejected_total", 'reason="bad_replay_reply"'),
                            0)
-        # the oversized frame never reaches the decoder: libzmq drops it (ZMQ_MAXMSGSIZE)
+        self.assertGreater(metric(SUB, "cs_bus_rejected_total", 'reason="too_large"'), 0)
         self.assertEqual(http("GET", SUB + "/healthz")[0], 200)
 
 
