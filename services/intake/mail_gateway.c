@@ -56,6 +56,24 @@ static int s_is_own_address(mail_gateway_t *self, const char *addr)
     return 0;
 }
 
+/* May from_addr add to the ticket? Its customer, or a colleague at the
+   customer's domain (replies often come from whoever is in copy). Anyone
+   else opens a ticket of their own: a ticket number is easy to guess. */
+static int s_sender_may_reply(cs_db_t *db, const char *ticket_id, const char *from_addr)
+{
+    const char *p[] = {ticket_id, from_addr};
+    PGresult *r = cs_db_exec(db,
+                             "SELECT 1 FROM tickets t JOIN customers c ON c.id = t.customer_id"
+                             " WHERE t.id = $1 AND (lower(c.email) = lower($2)"
+                             "  OR split_part(lower(c.email), '@', 2) = split_part(lower($2), '@', 2))",
+                             2, p);
+    if (!r)
+        return -1;
+    int ok = PQntuples(r) > 0;
+    PQclear(r);
+    return ok;
+}
+
 /* The ticket a message answers: by In-Reply-To / References against the
    Message-IDs intake has seen or notify wrote (<CS-2026-000123.x@domain>),
    then by a ticket number in the subject. 1 found, 0 not, -1 db error. */
@@ -84,7 +102,7 @@ static int s_thread(cs_db_t *db, const mail_parsed_t *m, decision_t *d)
         }
         PQclear(r);
         char number[INTAKE_NUMBER_LEN];
-        if (strncmp(ids[i], "CS-", 3) == 0 && intake_find_number(ids[i], number, sizeof(number)) &&
+        if (strncasecmp(ids[i], "CS-", 3) == 0 && intake_find_number(ids[i], number, sizeof(number)) &&
             intake_ticket_by_number(db, number, d->ticket_id) == 0) {
             snprintf(d->number, sizeof(d->number), "%s", number);
             return 1;
@@ -99,17 +117,19 @@ static int s_thread(cs_db_t *db, const mail_parsed_t *m, decision_t *d)
     return 0;
 }
 
-/* A Message-ID already made a ticket or reply: 1 (d filled), 0, -1. */
-static int s_seen(cs_db_t *db, const char *message_id, decision_t *d)
+/* The same sender already sent this Message-ID as a ticket or reply:
+   1 (d filled), 0, -1. Another sender reusing an id is not a duplicate. */
+static int s_seen(cs_db_t *db, const char *message_id, const char *from_addr, decision_t *d)
 {
     if (!message_id)
         return 0;
-    const char *p[] = {message_id};
+    const char *p[] = {message_id, from_addr};
     PGresult *r = cs_db_exec(db,
                              "SELECT t.id, t.number FROM mail_messages mm JOIN tickets t"
                              " ON t.id = mm.ticket_id WHERE mm.message_id = $1"
+                             " AND lower(mm.from_addr) = lower($2)"
                              " AND mm.outcome IN ('ticket', 'reply')",
-                             1, p);
+                             2, p);
     if (!r)
         return -1;
     int found = PQntuples(r) > 0;
@@ -235,7 +255,7 @@ static int s_decide(mail_gateway_t *self, const smtp_envelope_t *env, const mail
         snprintf(d->detail, sizeof(d->detail), "sent from one of our own addresses");
     }
     if (!d->outcome) {
-        int seen = s_seen(db, m->message_id, d);
+        int seen = s_seen(db, m->message_id, m->from_addr, d);
         if (seen < 0)
             return -1;
         if (seen) {
@@ -247,8 +267,18 @@ static int s_decide(mail_gateway_t *self, const smtp_envelope_t *env, const mail
         int threaded = s_thread(db, m, d);
         if (threaded < 0)
             return -1;
-        if (threaded)
-            d->outcome = "reply";
+        if (threaded) {
+            int may = s_sender_may_reply(db, d->ticket_id, m->from_addr);
+            if (may < 0)
+                return -1;
+            if (may) {
+                d->outcome = "reply";
+            } else {
+                cs_info("mail: answer to %s from another sender opens a ticket of its own",
+                        d->number);
+                d->ticket_id[0] = d->number[0] = 0;
+            }
+        }
     }
     char mail_id[CS_UUID_LEN];
     cs_uuid(mail_id);
@@ -350,8 +380,9 @@ static int s_deliver(void *ctx, const smtp_envelope_t *env, const char *data, si
 
 mail_gateway_t *mail_gateway_start(cs_service_t *svc)
 {
-    int64_t port, max_bytes;
+    int64_t port, max_bytes, per_ip;
     if (cs_env_svc_int("intake", "SMTP_PORT", 2525, 0, 65535, &port) < 0 ||
+        cs_env_svc_int("intake", "SMTP_MAX_PER_IP", 20, 1, 10000, &per_ip) < 0 ||
         cs_env_svc_int("intake", "SMTP_MAX_BYTES", 25 * 1024 * 1024, 1024, 1LL << 30,
                        &max_bytes) < 0)
         return NULL;
@@ -372,6 +403,7 @@ mail_gateway_t *mail_gateway_start(cs_service_t *svc)
     cfg.port = (int)port;
     cfg.hostname = cs_env_svc("intake", "SMTP_HOSTNAME", NULL);
     cfg.max_message_bytes = (size_t)max_bytes;
+    cfg.max_connections_per_ip = (int)per_ip;
     cfg.deliver = s_deliver;
     cfg.deliver_ctx = self;
     char err[256];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "cs_bus.h"
 #include "cs_log.h"
 #include "ticket.h"
@@ -35,10 +36,42 @@ void intake_utf8_cut(char *s, size_t max)
     s[cut] = 0;
 }
 
+char *intake_clean_line(const char *s, size_t max)
+{
+    if (!s)
+        return NULL;
+    char *c = strdup(s);
+    if (!c)
+        return NULL;
+    for (unsigned char *p = (unsigned char *)c; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    intake_utf8_cut(c, max);
+    return c;
+}
+
+char *intake_clean_text(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *c = strdup(s);
+    if (!c)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; c[i]; i++) {
+        unsigned char ch = (unsigned char)c[i];
+        if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+            continue;
+        c[j++] = (char)ch;
+    }
+    c[j] = 0;
+    return c;
+}
+
 int intake_find_number(const char *s, char *out, size_t size)
 {
     for (const char *p = s; p && *p; p++) {
-        if (strncmp(p, "CS-", 3) != 0)
+        if (strncasecmp(p, "CS-", 3) != 0)
             continue;
         const char *q = p + 3;
         int ok = 1;
@@ -54,7 +87,7 @@ int intake_find_number(const char *s, char *out, size_t size)
             continue;
         if ((size_t)(d + n - p) + 1 > size)
             return 0;
-        snprintf(out, size, "%.*s", (int)(d + n - p), p);
+        snprintf(out, size, "CS-%.*s", (int)(d + n - q), q);
         return 1;
     }
     return 0;
@@ -204,10 +237,26 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
         }
         PQclear(r);
     }
+    /* What arrived is bounded and made safe before it is stored or sent on:
+       no control characters in lines, no subject or name of megabytes. */
+    intake_request_t clean = *rq;
+    char *subject = intake_clean_line(rq->subject ? rq->subject : "", INTAKE_SUBJECT_MAX);
+    char *name = intake_clean_line(rq->name, INTAKE_NAME_MAX);
+    char *from_name = intake_clean_line(rq->from_name, INTAKE_NAME_MAX);
+    char *company = intake_clean_line(rq->company, INTAKE_NAME_MAX);
+    char *body = intake_clean_text(rq->body ? rq->body : "");
     customer_row_t c = {0};
-    if (s_customer_upsert(db, rq, &c) < 0)
-        return -1;
     int rc = -1;
+    if (!subject || !body)
+        goto out;
+    clean.subject = subject;
+    clean.name = name;
+    clean.from_name = from_name;
+    clean.company = company;
+    clean.body = body;
+    rq = &clean;
+    if (s_customer_upsert(db, rq, &c) < 0)
+        goto out;
     cs_uuid(out->ticket_id);
     if (s_next_number(db, out->number, sizeof(out->number)) < 0)
         goto out;
@@ -279,5 +328,10 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     free(text);
 out:
     s_customer_free(&c);
+    free(subject);
+    free(name);
+    free(from_name);
+    free(company);
+    free(body);
     return rc;
 }

@@ -45,7 +45,8 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
 /* The ticket with this number: 0 and its id, or -1 when none. */
 int intake_ticket_by_number(cs_db_t *db, const char *number, char *ticket_id);
 
-/* Find a ticket number (CS-2026-000123) anywhere in s; 1 found, 0 not. */
+/* Find a ticket number (CS-2026-000123, any letter case) anywhere in s and
+   write it in its canonical upper-case form; 1 found, 0 not. */
 int intake_find_number(const char *s, char *out, size_t size);
 
 /* Does s contain a Han character (U+3400–U+9FFF)? Decides zh-CN vs en. */
@@ -53,5 +54,15 @@ int intake_has_han(const char *s);
 
 /* Cut s to at most max bytes on a UTF-8 character boundary (in place). */
 void intake_utf8_cut(char *s, size_t max);
+
+/* Copies made safe to store and to show: a line (subject, name) has every
+   control character turned into a space and is cut to max bytes; a text
+   keeps line feeds and tabs, drops carriage returns and other control
+   characters. NULL in, NULL out; caller frees. */
+char *intake_clean_line(const char *s, size_t max);
+char *intake_clean_text(const char *s);
+
+#define INTAKE_SUBJECT_MAX 1000
+#define INTAKE_NAME_MAX 200
 
 #endif
