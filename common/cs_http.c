@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include "cs_http.h"
@@ -54,13 +55,25 @@ cs_http_t *cs_http_new(const char *service, const char *bind_addr, int port, siz
     return self;
 }
 
+/* Stop taking connections, give the requests in hand up to 5 s to be
+   answered (a request that committed must get its answer, or its client
+   retries and makes a duplicate), then stop. */
 void cs_http_destroy(cs_http_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     cs_http_t *self = *self_p;
-    if (self->daemon)
+    if (self->daemon) {
+        MHD_quiesce_daemon(self->daemon);
+        for (int i = 0; i < 500; i++) {
+            const union MHD_DaemonInfo *info =
+                MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            if (!info || info->num_connections == 0)
+                break;
+            usleep(10 * 1000);
+        }
         MHD_stop_daemon(self->daemon);
+    }
     free(self);
     *self_p = NULL;
 }
@@ -300,7 +313,13 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     char store[512];
     route_t *route = NULL;
 
-    if (strcmp(url, "/healthz") == 0) {
+    int builtin = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+                  strcmp(url, "/metrics") == 0;
+    if (builtin && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        label = url;
+        cs_http_error(&resp, 405, NULL, "method %s not allowed here", method);
+        snprintf(resp.allow, sizeof(resp.allow), "GET, HEAD");
+    } else if (strcmp(url, "/healthz") == 0) {
         label = "/healthz";
         s_builtin_health(self, &req, &resp);
     } else if (strcmp(url, "/readyz") == 0) {
@@ -329,8 +348,15 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
         int path_known = 0;
         for (int i = 0; i < self->nroutes && !path_known; i++)
             path_known = s_match(self->routes[i].pattern, url, &req, store, sizeof(store));
-        if (path_known)
+        if (path_known) {
             cs_http_error(&resp, 405, NULL, "method %s not allowed here", method);
+            size_t n = 0;
+            for (int i = 0; i < self->nroutes; i++)
+                if (s_match(self->routes[i].pattern, url, &req, store, sizeof(store)) &&
+                    !strstr(resp.allow, self->routes[i].method))
+                    n += (size_t)snprintf(resp.allow + n, sizeof(resp.allow) - n, "%s%s",
+                                          n ? ", " : "", self->routes[i].method);
+        }
         else
             cs_http_error(&resp, 404, NULL, "no such resource");
     }
@@ -343,6 +369,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (resp.location[0])
         MHD_add_response_header(r, "Location", resp.location);
+    if (resp.allow[0])
+        MHD_add_response_header(r, "Allow", resp.allow);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)resp.status, r);
     MHD_destroy_response(r);
 
@@ -378,11 +406,12 @@ int cs_http_start(cs_http_t *self)
         return -1;
     }
     self->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, (uint16_t)self->port,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)self->port,
         NULL, NULL, s_access, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)200,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
     if (!self->daemon) {
         cs_error("http: cannot listen on %s:%d", self->bind_addr, self->port);
         return -1;

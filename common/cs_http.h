@@ -37,6 +37,7 @@ typedef struct {
     size_t body_len;
     char content_type[64];
     char location[256];      /* Location header when set */
+    char allow[64];          /* Allow header (with 405) when set */
 } cs_http_resp_t;
 
 typedef void(cs_http_fn)(cs_http_req_t *req, cs_http_resp_t *resp);
