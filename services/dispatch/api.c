@@ -60,8 +60,7 @@ static int s_apply(cs_db_t *db, ticket_t *t, ticket_action_t a, const char *agen
     int to = ticket_action_target(a, t->status);
     if (to < 0) {
         cs_http_error(resp, 409, "status", "ticket %s is %s; it cannot be %s now", t->number,
-                      ticket_status_name(t->status),
-                      a == TICKET_RESPOND ? "responded to" : ticket_action_name(a));
+                      ticket_status_name(t->status), ticket_action_done(a));
         return -1;
     }
     if (strcmp(agent, t->assignee) != 0 && strcmp(agent, t->owner) != 0) {

@@ -67,6 +67,9 @@ typedef enum {
 } ticket_action_t;
 
 const char *ticket_action_name(ticket_action_t a);
+/* The action as it reads after "cannot be": "responded to", "put on hold",
+   "resolved", "closed", "reopened", "terminated". */
+const char *ticket_action_done(ticket_action_t a);
 int ticket_action_parse(const char *name, ticket_action_t *out);
 /* The status the action leads to from `from`, or -1 when it is not allowed there. */
 int ticket_action_target(ticket_action_t a, ticket_status_t from);

@@ -158,9 +158,15 @@ class DispatchFlowTest(unittest.TestCase):
         agent = s.wait_ticket(number, "assigned")["assignee"]
         status, body = s.act(number, "close", {"agent": agent})
         self.assertEqual(status, 409)
-        self.assertIn("assigned", body["error"]["message"])
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be closed now")
         status, body = s.act(number, "resolve", {"agent": agent, "report": "x"})
         self.assertEqual(status, 409, "a ticket is resolved only after a response")
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be resolved now")
+        status, body = s.act(number, "reopen", {"agent": agent, "reason": "x"})
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be reopened now")
         self.assertEqual(s.ticket(number)["status"], "assigned")
         self.assertEqual(s.events(number, "dispatch.ticket.closed"), 0)
         self.assertEqual(s.events(number, "dispatch.ticket.resolved"), 0)
@@ -170,7 +176,13 @@ class DispatchFlowTest(unittest.TestCase):
         s.act(number, "close", {"agent": agent})
         status, body = s.act(number, "respond", {"agent": agent, "message": "again"})
         self.assertEqual(status, 409)
-        self.assertIn("closed", body["error"]["message"])
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is closed; it cannot be responded to now")
+        for action, done in (("hold", "put on hold"), ("terminate", "terminated"),
+                             ("close", "closed")):
+            status, body = s.act(number, action, {"agent": agent, "reason": "x"})
+            self.assertEqual((status, body["error"]["message"]),
+                             (409, f"ticket {number} is closed; it cannot be {done} now"))
 
     def test_an_agent_who_is_neither_assignee_nor_owner_gets_403(self):
         s = self.s
