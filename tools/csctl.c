@@ -123,8 +123,8 @@ static int s_reads(const char *name, json_t *reads, int lag_only)
                 printf("    stale: %s has never heard from %s %s\n", name, s_str(v, "peer"),
                        s_str(v, "stream"));
             else
-                printf("    stale: %s has heard nothing from %s %s for %lld ms (limit %d)\n",
-                       name, s_str(v, "peer"), s_str(v, "stream"), age, HEARTBEAT_STALE_MS);
+                printf("    stale: %s has heard nothing from %s %s for %lld ms (limit %d)\n", name,
+                       s_str(v, "peer"), s_str(v, "stream"), age, HEARTBEAT_STALE_MS);
         }
     }
     return stale;
@@ -166,8 +166,8 @@ static int s_status(int lag_only)
         printf("%-10s %5s %-10s %-12s %19s %13s %10s %s\n", "SERVICE", "", "PEER", "STREAM",
                "CHECKPOINT", "HEAD", "LAG", "HEARTBEAT");
     else
-        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8s %8s %6s\n", "SERVICE", "UP", "READY",
-               "VERSION", "STREAM", "RELAY", "HEAD", "BACKLOG", "LAG");
+        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8s %8s %6s\n", "SERVICE", "UP", "READY", "VERSION",
+               "STREAM", "RELAY", "HEAD", "BACKLOG", "LAG");
     for (size_t i = 0; i < NSERVICES; i++)
         bad |= s_service(i, lag_only);
     return bad;
