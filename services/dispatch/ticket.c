@@ -690,15 +690,16 @@ json_t *ticket_history_json(cs_db_t *db, const char *ticket_id)
     return list;
 }
 
-json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int limit)
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
+                         int64_t offset)
 {
-    char lim[24];
-    const char *p[] = {status, assignee, cs_db_i64(lim, limit)};
+    char lim[24], off[24];
+    const char *p[] = {status, assignee, cs_db_i64(lim, limit), cs_db_i64(off, offset)};
     PGresult *r = cs_db_exec(db,
                              "SELECT " TICKET_COLUMNS " FROM tickets"
                              " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR assignee = $2)"
-                             " ORDER BY received_at DESC, number DESC LIMIT $3",
-                             3, p);
+                             " ORDER BY received_at DESC, number DESC LIMIT $3 OFFSET $4",
+                             4, p);
     if (!r)
         return NULL;
     json_t *list = json_array();

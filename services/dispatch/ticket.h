@@ -192,7 +192,9 @@ int ticket_move(cs_db_t *db, ticket_t *self, ticket_status_t to, const char *typ
 json_t *ticket_to_json(const ticket_t *self);
 json_t *ticket_history_json(cs_db_t *db, const char *ticket_id);
 /* Tickets newest first, filtered by status and assignee ("" = any), at most
-   limit; NULL on a database error. */
-json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int limit);
+   limit after skipping offset (ties broken by number, so pages never overlap);
+   NULL on a database error. */
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
+                         int64_t offset);
 
 #endif
