@@ -2,9 +2,14 @@
  * csctl — the operator's command line (DESIGN.md §2).
  *
  *   csctl status    one line per service: up/down, ready, version, stream, relay,
- *                   head, outbox backlog, lag, and each stream it reads; exit 1
- *                   when any service is down or not ready (scripts can gate on it)
- *   csctl lag       per service and stream read: checkpoint, head, lag
+ *                   head, outbox backlog, lag, and each stream it reads
+ *   csctl lag       one line per (service, stream it reads): who reads what,
+ *                   checkpoint, head, lag, heartbeat
+ *
+ * Both exit 1, and say why, when any service is down or not ready, or when a
+ * stream a service reads has sent no heartbeat for more than 5 s (or never):
+ * a reader that hears nothing cannot know it is behind, so its own "lag 0"
+ * is not to be trusted. Scripts gate on that exit status.
  *
  * Endpoints come from the same environment as the services (CS_<SVC>_HOST,
  * CS_<SVC>_HTTP_PORT), so csctl sees what the services see.
@@ -80,45 +85,91 @@ static long long s_int(json_t *o, const char *k)
     return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* A stream read is stale when its peer has been silent longer than this. */
+#define HEARTBEAT_STALE_MS 5000
+
+/* "fresh 120ms", "STALE 8000ms" or "never" for a heartbeat age. */
+static const char *s_heartbeat_word(long long age_ms, char *buf, size_t size)
+{
+    if (age_ms < 0)
+        return "never";
+    snprintf(buf, size, "%s %lldms", age_ms > HEARTBEAT_STALE_MS ? "STALE" : "fresh", age_ms);
+    return buf;
+}
+
+/* Print the streams service `name` reads (the "reads" array of its /readyz)
+   and say why any of them is stale. The number of stale streams. */
+static int s_reads(const char *name, json_t *reads, int lag_only)
+{
+    int stale = 0;
+    size_t k;
+    json_t *v;
+    json_array_foreach(reads, k, v)
+    {
+        char hb[48];
+        long long age = s_int(v, "heartbeat_age_ms");
+        if (!json_is_integer(json_object_get(v, "heartbeat_age_ms")))
+            age = -1; /* a reader that does not say has not heard */
+        if (lag_only)
+            printf("%-10s ", name); /* the reader first: several services read one stream */
+        else
+            printf("    ");
+        printf("reads %-10s %-12s checkpoint %8lld head %8lld lag %6lld heartbeat %s\n",
+               s_str(v, "peer"), s_str(v, "stream"), s_int(v, "checkpoint"), s_int(v, "head"),
+               s_int(v, "lag"), s_heartbeat_word(age, hb, sizeof(hb)));
+        if (age < 0 || age > HEARTBEAT_STALE_MS) {
+            stale++;
+            if (age < 0)
+                printf("    stale: %s has never heard from %s %s\n", name, s_str(v, "peer"),
+                       s_str(v, "stream"));
+            else
+                printf("    stale: %s has heard nothing from %s %s for %lld ms (limit %d)\n", name,
+                       s_str(v, "peer"), s_str(v, "stream"), age, HEARTBEAT_STALE_MS);
+        }
+    }
+    return stale;
+}
+
+/* One service's /readyz, printed; 1 when it is a reason to exit 1, else 0. */
+static int s_service(size_t i, int lag_only)
+{
+    const char *name = s_services[i].name;
+    long status;
+    json_t *j = s_readyz(i, &status);
+    if (!j) {
+        printf("%-10s %-5s\n", name, "down");
+        return 1;
+    }
+    int ready = json_is_true(json_object_get(j, "ready"));
+    if (!lag_only)
+        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8lld %8lld %6lld\n", name, "up",
+               ready ? "yes" : "NO", s_str(j, "version"), s_str(j, "stream"),
+               json_is_true(json_object_get(j, "relay")) ? "yes" : "no", s_int(j, "head"),
+               s_int(j, "outbox_backlog"), s_int(j, "lag"));
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "reasons"), k, v)
+        printf("    not ready: %s\n", json_string_value(v) ? json_string_value(v) : "?");
+    if (!ready && !json_array_size(json_object_get(j, "reasons")))
+        printf("    not ready: %s says so (HTTP %ld)\n", name, status);
+    int stale = s_reads(name, json_object_get(j, "reads"), lag_only);
+    json_decref(j);
+    return !ready || stale > 0;
+}
+
+/* csctl status / csctl lag: 0 when every service is up, ready and hears
+   every stream it reads; 1 otherwise. */
 static int s_status(int lag_only)
 {
     int bad = 0;
-    if (!lag_only)
-        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8s %8s %6s\n", "SERVICE", "UP", "READY",
-               "VERSION", "STREAM", "RELAY", "HEAD", "BACKLOG", "LAG");
-    for (size_t i = 0; i < NSERVICES; i++) {
-        long status;
-        json_t *j = s_readyz(i, &status);
-        if (!j) {
-            bad = 1;
-            if (!lag_only)
-                printf("%-10s %-5s\n", s_services[i].name, "down");
-            continue;
-        }
-        int ready = json_is_true(json_object_get(j, "ready"));
-        bad |= !ready;
-        if (!lag_only)
-            printf("%-10s %-5s %-6s %-8s %-12s %-5s %8lld %8lld %6lld\n", s_services[i].name,
-                   "up", ready ? "yes" : "NO", s_str(j, "version"), s_str(j, "stream"),
-                   json_is_true(json_object_get(j, "relay")) ? "yes" : "no", s_int(j, "head"),
-                   s_int(j, "outbox_backlog"), s_int(j, "lag"));
-        json_t *reasons = json_object_get(j, "reasons");
-        size_t k;
-        json_t *v;
-        json_array_foreach(reasons, k, v) printf("    not ready: %s\n", json_string_value(v));
-        json_t *reads = json_object_get(j, "reads");
-        json_array_foreach(reads, k, v)
-        {
-            printf("    reads %-10s %-12s checkpoint %8lld head %8lld lag %6lld heartbeat %s%s\n",
-                   s_str(v, "peer"), s_str(v, "stream"), s_int(v, "checkpoint"),
-                   s_int(v, "head"), s_int(v, "lag"),
-                   s_int(v, "heartbeat_age_ms") < 0 ? "never" : "",
-                   s_int(v, "heartbeat_age_ms") < 0 ? ""
-                   : s_int(v, "heartbeat_age_ms") < 3000 ? "fresh"
-                                                          : "STALE");
-        }
-        json_decref(j);
-    }
+    if (lag_only)
+        printf("%-10s %5s %-10s %-12s %19s %13s %10s %s\n", "SERVICE", "", "PEER", "STREAM",
+               "CHECKPOINT", "HEAD", "LAG", "HEARTBEAT");
+    else
+        printf("%-10s %-5s %-6s %-8s %-12s %-5s %8s %8s %6s\n", "SERVICE", "UP", "READY", "VERSION",
+               "STREAM", "RELAY", "HEAD", "BACKLOG", "LAG");
+    for (size_t i = 0; i < NSERVICES; i++)
+        bad |= s_service(i, lag_only);
     return bad;
 }
 

@@ -1,7 +1,7 @@
 /*
  * api.c - complaint's HTTP API on :7400.
  *
- *   GET  /v1/complaints?status=&ticket=&limit=   list, newest first
+ *   GET  /v1/complaints?status=&ticket=&limit=&offset=   list, newest first
  *   GET  /v1/complaints/{id}                      one case with its history
  *   POST /v1/complaints/{id}/accept  {"handler"}  received -> accepted
  *   POST /v1/complaints/{id}/close   {"handler","resolution"}  accepted -> resolved
@@ -23,6 +23,8 @@
 #include "cs_log.h"
 
 #define LIST_LIMIT_MAX 500
+#define LIST_OFFSET_MAX 1000000000
+#define TICKET_FILTER_MAX 64
 
 static void s_set_time(json_t *o, const char *key, int64_t ms)
 {
@@ -63,13 +65,51 @@ static json_t *s_case_json(const PGresult *r, int row)
     return o;
 }
 
-/* GET /v1/complaints */
+/* A paging parameter (limit, offset): absent gives dflt; anything but plain
+   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
+static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+/* The ticket= filter: absent is no filter (*out NULL); present it must be a
+   ticket number (1..64 visible ASCII characters, "CS-2026-000123"), since
+   an empty or garbled one would silently match nothing. 0, or -1 after a 422. */
+static int s_ticket_filter(cs_http_req_t *req, cs_http_resp_t *resp, const char **out)
+{
+    const char *v = cs_http_query(req, "ticket");
+    size_t n = v ? strlen(v) : 0;
+    *out = v;
+    if (!v)
+        return 0;
+    int ok = n > 0 && n <= TICKET_FILTER_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] <= '~';
+    if (!ok) {
+        cs_http_error(resp, 422, "ticket", "ticket must be a ticket number (1..%d characters)",
+                      TICKET_FILTER_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /v1/complaints: newest first, paged; complaint_id breaks ties so that
+   consecutive pages neither overlap nor skip. */
 static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *status = cs_http_query(req, "status");
-    const char *ticket = cs_http_query(req, "ticket");
-    const char *limit_s = cs_http_query(req, "limit");
-    int64_t limit = 100;
+    const char *ticket = NULL;
+    int64_t limit, offset;
     complaint_status_t st;
     if (status && complaint_status_parse(status, &st) < 0) {
         cs_http_error(resp, 422, "status",
@@ -78,17 +118,18 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
                       " archived, resolved");
         return;
     }
-    if (limit_s && cs_parse_int(limit_s, 1, LIST_LIMIT_MAX, &limit) < 0) {
-        cs_http_error(resp, 422, "limit", "limit must be an integer in [1, %d]", LIST_LIMIT_MAX);
+    if (s_ticket_filter(req, resp, &ticket) < 0 ||
+        s_query_int(req, resp, "limit", 100, 1, LIST_LIMIT_MAX, &limit) < 0 ||
+        s_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;
-    }
-    char lbuf[24];
-    const char *p[] = {status, ticket, cs_db_i64(lbuf, limit)};
+    char lbuf[24], obuf[24];
+    const char *p[] = {status, ticket, cs_db_i64(lbuf, limit), cs_db_i64(obuf, offset)};
     PGresult *r = cs_db_exec(req->db,
                              CASE_SELECT " WHERE ($1::text IS NULL OR status = $1)"
                                          " AND ($2::text IS NULL OR ticket_number = $2)"
-                                         " ORDER BY received_at DESC, complaint_id LIMIT $3",
-                             3, p);
+                                         " ORDER BY received_at DESC, complaint_id"
+                                         " LIMIT $3 OFFSET $4",
+                             4, p);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error, try again");
         return;
@@ -98,6 +139,7 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
         json_array_append_new(list, s_case_json(r, i));
     PQclear(r);
     json_t *o = json_object();
+    json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "complaints", list);
     cs_http_json(resp, 200, o);
 }

@@ -60,8 +60,7 @@ static int s_apply(cs_db_t *db, ticket_t *t, ticket_action_t a, const char *agen
     int to = ticket_action_target(a, t->status);
     if (to < 0) {
         cs_http_error(resp, 409, "status", "ticket %s is %s; it cannot be %s now", t->number,
-                      ticket_status_name(t->status),
-                      a == TICKET_RESPOND ? "responded to" : ticket_action_name(a));
+                      ticket_status_name(t->status), ticket_action_done(a));
         return -1;
     }
     if (strcmp(agent, t->assignee) != 0 && strcmp(agent, t->owner) != 0) {
@@ -131,13 +130,33 @@ out_free_body:
 
 /* ---- reading tickets ------------------------------------------------------------- */
 
+#define LIST_LIMIT_MAX 500
+#define LIST_OFFSET_MAX 1000000000
+
+/* A paging parameter (limit, offset): absent gives dflt; anything but plain
+   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
+static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /v1/tickets?status=&assignee=&limit=&offset= : newest first, paged. */
 static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *status = cs_http_query(req, "status");
     const char *assignee = cs_http_query(req, "assignee");
-    const char *ls = cs_http_query(req, "limit");
     ticket_status_t st;
-    int64_t limit = 50;
+    int64_t limit, offset;
     if (status && *status && ticket_status_parse(status, &st) < 0) {
         cs_http_error(resp, 422, "status",
                       "status must be one of new, accepted, queued,"
@@ -149,18 +168,18 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 422, "assignee", "assignee must be an agent login");
         return;
     }
-    if (ls && cs_parse_int(ls, 1, 500, &limit) < 0) {
-        cs_http_error(resp, 422, "limit", "limit must be an integer in [1, 500]");
+    if (s_query_int(req, resp, "limit", 50, 1, LIST_LIMIT_MAX, &limit) < 0 ||
+        s_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;
-    }
     json_t *list =
-        ticket_list_json(req->db, status ? status : "", assignee ? assignee : "", (int)limit);
+        ticket_list_json(req->db, status ? status : "", assignee ? assignee : "", limit, offset);
     if (!list) {
         cs_http_error(resp, 503, NULL, "database unavailable; try again");
         return;
     }
     json_t *o = json_object();
     json_object_set_new(o, "count", json_integer((json_int_t)json_array_size(list)));
+    json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "tickets", list);
     cs_http_json(resp, 200, o);
 }

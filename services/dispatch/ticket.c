@@ -70,26 +70,37 @@ int ticket_status_is_open(ticket_status_t s)
     return (unsigned)s < TICKET_STATUS_COUNT && s != TICKET_CLOSED && s != TICKET_TERMINATED;
 }
 
+/* done: the action as it reads after "it cannot be …", for the 409 an agent
+   gets when the lifecycle refuses it ("cannot be put on hold now"). */
 static const struct {
     const char *name;
+    const char *done;
     ticket_status_t target;
     const char *event;
     const char *text_field;
     int text_required;
 } s_actions[TICKET_ACTION_COUNT] = {
-    [TICKET_RESPOND] = {"respond", TICKET_IN_PROGRESS, "dispatch.ticket.responded", "message", 1},
-    [TICKET_HOLD] = {"hold", TICKET_PENDING_CUSTOMER, "dispatch.ticket.status_changed", "reason",
-                     0},
-    [TICKET_RESOLVE] = {"resolve", TICKET_RESOLVED, "dispatch.ticket.resolved", "report", 1},
-    [TICKET_CLOSE] = {"close", TICKET_CLOSED, "dispatch.ticket.closed", "reason", 0},
-    [TICKET_REOPEN] = {"reopen", TICKET_REOPENED, "dispatch.ticket.reopened", "reason", 1},
-    [TICKET_TERMINATE] = {"terminate", TICKET_TERMINATED, "dispatch.ticket.terminated", "reason",
-                          1},
+    [TICKET_RESPOND] = {"respond", "responded to", TICKET_IN_PROGRESS, "dispatch.ticket.responded",
+                        "message", 1},
+    [TICKET_HOLD] = {"hold", "put on hold", TICKET_PENDING_CUSTOMER,
+                     "dispatch.ticket.status_changed", "reason", 0},
+    [TICKET_RESOLVE] = {"resolve", "resolved", TICKET_RESOLVED, "dispatch.ticket.resolved",
+                        "report", 1},
+    [TICKET_CLOSE] = {"close", "closed", TICKET_CLOSED, "dispatch.ticket.closed", "reason", 0},
+    [TICKET_REOPEN] = {"reopen", "reopened", TICKET_REOPENED, "dispatch.ticket.reopened", "reason",
+                       1},
+    [TICKET_TERMINATE] = {"terminate", "terminated", TICKET_TERMINATED,
+                          "dispatch.ticket.terminated", "reason", 1},
 };
 
 const char *ticket_action_name(ticket_action_t a)
 {
     return (unsigned)a < TICKET_ACTION_COUNT ? s_actions[a].name : "?";
+}
+
+const char *ticket_action_done(ticket_action_t a)
+{
+    return (unsigned)a < TICKET_ACTION_COUNT ? s_actions[a].done : "?";
 }
 
 int ticket_action_parse(const char *name, ticket_action_t *out)
@@ -679,15 +690,16 @@ json_t *ticket_history_json(cs_db_t *db, const char *ticket_id)
     return list;
 }
 
-json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int limit)
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
+                         int64_t offset)
 {
-    char lim[24];
-    const char *p[] = {status, assignee, cs_db_i64(lim, limit)};
+    char lim[24], off[24];
+    const char *p[] = {status, assignee, cs_db_i64(lim, limit), cs_db_i64(off, offset)};
     PGresult *r = cs_db_exec(db,
                              "SELECT " TICKET_COLUMNS " FROM tickets"
                              " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR assignee = $2)"
-                             " ORDER BY received_at DESC, number DESC LIMIT $3",
-                             3, p);
+                             " ORDER BY received_at DESC, number DESC LIMIT $3 OFFSET $4",
+                             4, p);
     if (!r)
         return NULL;
     json_t *list = json_array();

@@ -67,6 +67,9 @@ typedef enum {
 } ticket_action_t;
 
 const char *ticket_action_name(ticket_action_t a);
+/* The action as it reads after "cannot be": "responded to", "put on hold",
+   "resolved", "closed", "reopened", "terminated". */
+const char *ticket_action_done(ticket_action_t a);
 int ticket_action_parse(const char *name, ticket_action_t *out);
 /* The status the action leads to from `from`, or -1 when it is not allowed there. */
 int ticket_action_target(ticket_action_t a, ticket_status_t from);
@@ -189,7 +192,9 @@ int ticket_move(cs_db_t *db, ticket_t *self, ticket_status_t to, const char *typ
 json_t *ticket_to_json(const ticket_t *self);
 json_t *ticket_history_json(cs_db_t *db, const char *ticket_id);
 /* Tickets newest first, filtered by status and assignee ("" = any), at most
-   limit; NULL on a database error. */
-json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int limit);
+   limit after skipping offset (ties broken by number, so pages never overlap);
+   NULL on a database error. */
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
+                         int64_t offset);
 
 #endif

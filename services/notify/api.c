@@ -5,9 +5,11 @@
 #include <string.h>
 #include <jansson.h>
 #include "api.h"
+#include "cs_config.h"
 #include "outbound.h"
 
 #define API_ROWS_MAX 500 /* a ticket with more notifications than this is a bug elsewhere */
+#define API_OFFSET_MAX 1000000000
 
 /* A ticket number as we store them: short, visible ASCII, nothing else. */
 static int s_plausible_number(const char *s)
@@ -21,14 +23,39 @@ static int s_plausible_number(const char *s)
     return 1;
 }
 
+/* A paging parameter (limit, offset): absent gives dflt; anything but plain
+   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
+static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /v1/notifications?ticket=NUMBER&limit=&offset= : a ticket's
+   notifications, oldest first, paged; id breaks ties between rows created in
+   the same transaction so that pages neither overlap nor skip. */
 static void s_notifications(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *number = cs_http_query(req, "ticket");
+    int64_t limit, offset;
     if (!number || !s_plausible_number(number)) {
         cs_http_error(resp, 422, "ticket", "ticket must be a ticket number (1..%d characters)",
                       OUTBOUND_NUMBER_MAX);
         return;
     }
+    if (s_query_int(req, resp, "limit", API_ROWS_MAX, 1, API_ROWS_MAX, &limit) < 0 ||
+        s_query_int(req, resp, "offset", 0, 0, API_OFFSET_MAX, &offset) < 0)
+        return;
+    char lbuf[24], obuf[24];
     PGresult *r = cs_db_exec(
         req->db,
         "SELECT id, kind, recipient, language, status, reason, attempts,"
@@ -36,8 +63,9 @@ static void s_notifications(cs_http_req_t *req, cs_http_resp_t *resp)
         " message_id, smtp_reply,"
         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
         " to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        " FROM notifications WHERE ticket_number = $1 ORDER BY created_at, id LIMIT 500",
-        1, (const char *[]){number});
+        " FROM notifications WHERE ticket_number = $1 ORDER BY created_at, id"
+        " LIMIT $2 OFFSET $3",
+        3, (const char *[]){number, cs_db_i64(lbuf, limit), cs_db_i64(obuf, offset)});
     if (!r) {
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;
@@ -59,6 +87,7 @@ static void s_notifications(cs_http_req_t *req, cs_http_resp_t *resp)
     PQclear(r);
     json_t *o = json_object();
     json_object_set_new(o, "ticket_number", json_string(number));
+    json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "notifications", list);
     cs_http_json(resp, 200, o);
 }

@@ -3,7 +3,8 @@
  *
  * Query parameters are hostile: a ticket number is checked for length and
  * UTF-8 before it reaches a statement, a state must be one the model knows,
- * and a listing is bounded by limit (at most 1000).
+ * and every listing is bounded by limit (at most 1000) and paged by offset,
+ * both checked whichever way the clocks are asked for.
  */
 #include <string.h>
 #include "api.h"
@@ -13,6 +14,13 @@
 
 #define SLA_LIST_DEFAULT 100
 #define SLA_LIST_MAX 1000
+#define SLA_OFFSET_MAX 1000000000
+
+/* One page of a listing: at most limit rows after skipping offset. */
+typedef struct {
+    int64_t limit;
+    int64_t offset;
+} sla_page_t;
 
 /* ISO 8601 text for an instant, or JSON null for 0 (never happened). */
 static json_t *s_instant(int64_t ms)
@@ -79,7 +87,25 @@ static int s_attach_history(cs_db_t *db, const char *number, json_t *by_id)
     return 0;
 }
 
-static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const char *number)
+/* A paging parameter (limit, offset): absent gives dflt; anything but plain
+   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
+static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const char *number,
+                               const sla_page_t *page)
 {
     const sla_policy_t *policy = req->ctx;
     if (!*number || !sla_store_text_ok(number, SLA_NUMBER_MAX)) {
@@ -87,10 +113,13 @@ static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const c
                       SLA_NUMBER_MAX);
         return;
     }
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE number = $1 ORDER BY target",
+    char sql[1024], lim[24], off[24];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM clocks WHERE number = $1 ORDER BY target, id LIMIT $2 OFFSET $3",
              SLA_STORE_COLUMNS);
-    PGresult *r = cs_db_exec(req->db, sql, 1, (const char *[]){number});
+    PGresult *r = cs_db_exec(
+        req->db, sql, 3,
+        (const char *[]){number, cs_db_i64(lim, page->limit), cs_db_i64(off, page->offset)});
     if (!r) {
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;
@@ -120,7 +149,8 @@ static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const c
     cs_http_json(resp, 200, out);
 }
 
-static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const char *state)
+static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const char *state,
+                              const sla_page_t *page)
 {
     const sla_policy_t *policy = req->ctx;
     if (sla_clock_state_parse(state) < 0) {
@@ -128,17 +158,14 @@ static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const ch
                       "state must be one of running, paused, met, breached, stopped");
         return;
     }
-    int64_t limit = SLA_LIST_DEFAULT;
-    const char *ls = cs_http_query(req, "limit");
-    if (ls && cs_parse_int(ls, 1, SLA_LIST_MAX, &limit) < 0) {
-        cs_http_error(resp, 422, "limit", "limit must be an integer in [1, %d]", SLA_LIST_MAX);
-        return;
-    }
-    char sql[1024], lim[24];
+    char sql[1024], lim[24], off[24];
     snprintf(sql, sizeof(sql),
-             "SELECT %s FROM clocks WHERE state = $1 ORDER BY deadline DESC, id LIMIT $2",
+             "SELECT %s FROM clocks WHERE state = $1 ORDER BY deadline DESC, id"
+             " LIMIT $2 OFFSET $3",
              SLA_STORE_COLUMNS);
-    PGresult *r = cs_db_exec(req->db, sql, 2, (const char *[]){state, cs_db_i64(lim, limit)});
+    PGresult *r = cs_db_exec(
+        req->db, sql, 3,
+        (const char *[]){state, cs_db_i64(lim, page->limit), cs_db_i64(off, page->offset)});
     if (!r) {
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;
@@ -153,22 +180,29 @@ static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const ch
     PQclear(r);
     json_t *out = json_object();
     json_object_set_new(out, "state", json_string(state));
+    json_object_set_new(out, "offset", json_integer(page->offset));
     json_object_set_new(out, "clocks", clocks);
     cs_http_json(resp, 200, out);
 }
 
+/* GET /v1/clocks?ticket=NUMBER or ?state=STATE, with limit= and offset=
+   checked the same way for both. */
 static void s_get_clocks(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *ticket = cs_http_query(req, "ticket");
     const char *state = cs_http_query(req, "state");
+    sla_page_t page;
     if (ticket && state) {
         cs_http_error(resp, 422, "state", "give either ticket or state, not both");
         return;
     }
+    if (s_query_int(req, resp, "limit", SLA_LIST_DEFAULT, 1, SLA_LIST_MAX, &page.limit) < 0 ||
+        s_query_int(req, resp, "offset", 0, 0, SLA_OFFSET_MAX, &page.offset) < 0)
+        return;
     if (ticket)
-        s_clocks_of_ticket(req, resp, ticket);
+        s_clocks_of_ticket(req, resp, ticket, &page);
     else if (state)
-        s_clocks_in_state(req, resp, state);
+        s_clocks_in_state(req, resp, state, &page);
     else
         cs_http_error(resp, 422, "ticket", "give ticket=NUMBER or state=STATE");
 }

@@ -1,8 +1,8 @@
 /*
  * api.c - survey's JSON API on :7500, for staff and dashboards.
  *
- *   GET /v1/surveys?ticket=NUMBER&limit=   the invitation decision(s) of a
- *        ticket (or the newest ones): ticket_number, link, status
+ *   GET /v1/surveys?ticket=NUMBER&limit=&offset=   the invitation decision(s)
+ *        of a ticket (or the newest ones, paged): ticket_number, link, status
  *        (sent | answered | skipped), skip_reason, expires_at, answer
  *   GET /v1/surveys/summary?from=&to=      sent, answered, response_rate,
  *        satisfied_share, target (0.9), meets_target, nps, averages, over
@@ -19,25 +19,64 @@
 #include "survey.h"
 
 #define LIST_LIMIT_MAX 500
-
+#define LIST_OFFSET_MAX 1000000000
+#define TICKET_FILTER_MAX 64
 
 static json_t *s_ratio(int has, double v)
 {
     return has ? json_real(v) : json_null();
 }
 
-/* GET /v1/surveys */
+/* A paging parameter (limit, offset): absent gives dflt; anything but plain
+   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
+static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+/* The ticket= filter: absent is no filter (*out NULL); present it must be a
+   ticket number (1..64 visible ASCII characters, "CS-2026-000123"), since
+   an empty or garbled one would silently match nothing. 0, or -1 after a 422. */
+static int s_ticket_filter(cs_http_req_t *req, cs_http_resp_t *resp, const char **out)
+{
+    const char *v = cs_http_query(req, "ticket");
+    size_t n = v ? strlen(v) : 0;
+    *out = v;
+    if (!v)
+        return 0;
+    int ok = n > 0 && n <= TICKET_FILTER_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] <= '~';
+    if (!ok) {
+        cs_http_error(resp, 422, "ticket", "ticket must be a ticket number (1..%d characters)",
+                      TICKET_FILTER_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /v1/surveys: newest first, paged; invitation_id breaks ties so that
+   consecutive pages neither overlap nor skip. */
 static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    const char *ticket = cs_http_query(req, "ticket");
-    const char *limit_s = cs_http_query(req, "limit");
-    int64_t limit = 100;
-    if (limit_s && cs_parse_int(limit_s, 1, LIST_LIMIT_MAX, &limit) < 0) {
-        cs_http_error(resp, 422, "limit", "limit must be an integer in [1, %d]", LIST_LIMIT_MAX);
+    const char *ticket = NULL;
+    int64_t limit, offset;
+    if (s_ticket_filter(req, resp, &ticket) < 0 ||
+        s_query_int(req, resp, "limit", 100, 1, LIST_LIMIT_MAX, &limit) < 0 ||
+        s_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;
-    }
-    char lbuf[24];
-    const char *p[] = {ticket, cs_db_i64(lbuf, limit)};
+    char lbuf[24], obuf[24];
+    const char *p[] = {ticket, cs_db_i64(lbuf, limit), cs_db_i64(obuf, offset)};
     PGresult *r =
         cs_db_exec(req->db,
                    "SELECT i.invitation_id, i.ticket_number, i.link, i.status, i.skip_reason,"
@@ -46,8 +85,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
                    " coalesce(a.satisfaction, 0), coalesce(a.recommend, -1)"
                    " FROM invitations i LEFT JOIN answers a USING (invitation_id)"
                    " WHERE ($1::text IS NULL OR i.ticket_number = $1)"
-                   " ORDER BY i.created_at DESC, i.invitation_id LIMIT $2",
-                   2, p);
+                   " ORDER BY i.created_at DESC, i.invitation_id LIMIT $2 OFFSET $3",
+                   3, p);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error, try again");
         return;
@@ -69,6 +108,7 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     }
     PQclear(r);
     json_t *o = json_object();
+    json_object_set_new(o, "offset", json_integer(offset));
     json_object_set_new(o, "surveys", list);
     cs_http_json(resp, 200, o);
 }

@@ -145,6 +145,27 @@ class ComplaintTest(unittest.TestCase):
         self.assertEqual(http("GET", f"{self.api}/v1/complaints?status=closed")[0], 422)
         self.assertEqual(http("GET", f"{self.api}/v1/complaints?limit=0")[0], 422)
 
+    def test_listing_pages_with_offset_and_refuses_bad_paging_or_an_empty_ticket(self):
+        cases = [self.new_case()[1]["complaint_id"] for _ in range(2)]
+        status, whole = http("GET", f"{self.api}/v1/complaints?limit=2")
+        self.assertEqual(status, 200, whole)
+        newest = [c["complaint_id"] for c in whole["complaints"]]
+        self.assertEqual(newest, cases[::-1], "newest first")
+        paged = []
+        for offset in (0, 1):
+            status, page = http("GET", f"{self.api}/v1/complaints?limit=1&offset={offset}")
+            self.assertEqual((status, page["offset"]), (200, offset), page)
+            paged += [c["complaint_id"] for c in page["complaints"]]
+        self.assertEqual(paged, newest, "pages of one are the list, in order")
+        for query, field in (("ticket=", "ticket"), ("ticket=" + "9" * 65, "ticket"),
+                             ("ticket=%C3%A9", "ticket"), ("limit=-1", "limit"),
+                             ("limit=abc", "limit"), ("limit=", "limit"),
+                             ("limit=501", "limit"), ("offset=-1", "offset"),
+                             ("offset=abc", "offset")):
+            status, body = http("GET", f"{self.api}/v1/complaints?{query}")
+            self.assertEqual(status, 422, f"{query}: {body}")
+            self.assertEqual(body["error"]["field"], field, query)
+
     def test_stats_and_the_open_gauge_follow_the_cases(self):
         number, case = self.new_case()
         status, stats = http("GET", f"{self.api}/v1/stats")

@@ -158,9 +158,15 @@ class DispatchFlowTest(unittest.TestCase):
         agent = s.wait_ticket(number, "assigned")["assignee"]
         status, body = s.act(number, "close", {"agent": agent})
         self.assertEqual(status, 409)
-        self.assertIn("assigned", body["error"]["message"])
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be closed now")
         status, body = s.act(number, "resolve", {"agent": agent, "report": "x"})
         self.assertEqual(status, 409, "a ticket is resolved only after a response")
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be resolved now")
+        status, body = s.act(number, "reopen", {"agent": agent, "reason": "x"})
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is assigned; it cannot be reopened now")
         self.assertEqual(s.ticket(number)["status"], "assigned")
         self.assertEqual(s.events(number, "dispatch.ticket.closed"), 0)
         self.assertEqual(s.events(number, "dispatch.ticket.resolved"), 0)
@@ -170,7 +176,13 @@ class DispatchFlowTest(unittest.TestCase):
         s.act(number, "close", {"agent": agent})
         status, body = s.act(number, "respond", {"agent": agent, "message": "again"})
         self.assertEqual(status, 409)
-        self.assertIn("closed", body["error"]["message"])
+        self.assertEqual(body["error"]["message"],
+                         f"ticket {number} is closed; it cannot be responded to now")
+        for action, done in (("hold", "put on hold"), ("terminate", "terminated"),
+                             ("close", "closed")):
+            status, body = s.act(number, action, {"agent": agent, "reason": "x"})
+            self.assertEqual((status, body["error"]["message"]),
+                             (409, f"ticket {number} is closed; it cannot be {done} now"))
 
     def test_an_agent_who_is_neither_assignee_nor_owner_gets_403(self):
         s = self.s
@@ -200,6 +212,37 @@ class DispatchFlowTest(unittest.TestCase):
         self.assertEqual(http("POST", f"{DISPATCH}/v1/tickets/{number}/respond", "{not json")[0], 400)
         self.assertEqual(http("GET", f"{DISPATCH}/v1/tickets?status=open")[0], 422)
         self.assertEqual(http("GET", f"{DISPATCH}/v1/tickets?limit=0")[0], 422)
+
+    def test_ticket_lists_page_with_offset_without_overlap_in_intake_and_dispatch(self):
+        s = self.s
+        numbers = [s.request(f"年度检修申请 {i}", "申请安排年度设备检修。") for i in range(3)]
+        for n in numbers:
+            s.wait_ticket(n)
+        for api in (INTAKE, DISPATCH):
+            status, whole = http("GET", f"{api}/v1/tickets?limit=3")
+            self.assertEqual(status, 200, whole)
+            first3 = [t["number"] for t in whole["tickets"]]
+            self.assertEqual(set(first3), set(numbers), f"{api}: the newest three")
+            paged = []
+            for offset in range(3):
+                status, page = http("GET", f"{api}/v1/tickets?limit=1&offset={offset}")
+                self.assertEqual((status, page["offset"]), (200, offset), page)
+                paged += [t["number"] for t in page["tickets"]]
+            self.assertEqual(paged, first3, f"{api}: pages of one are the list, in order")
+            status, older = http("GET", f"{api}/v1/tickets?limit=500&offset=2")
+            self.assertEqual([t["number"] for t in older["tickets"]][:1], first3[2:], api)
+
+    def test_ticket_lists_refuse_bad_paging_naming_the_parameter(self):
+        for api in (INTAKE, DISPATCH):
+            for query, field in (("limit=-1", "limit"), ("limit=abc", "limit"),
+                                 ("limit=", "limit"), ("limit=1e2", "limit"),
+                                 ("limit=99999", "limit"), ("offset=-1", "offset"),
+                                 ("offset=abc", "offset"), ("offset=", "offset"),
+                                 ("offset=99999999999", "offset")):
+                status, body = http("GET", f"{api}/v1/tickets?{query}")
+                self.assertEqual(status, 422, f"{api} {query}: {body}")
+                self.assertEqual(body["error"]["field"], field, f"{api} {query}")
+                self.assertIn(field, body["error"]["message"])
 
     def test_nobody_fits_the_ticket_waits_in_the_queue_until_someone_does(self):
         s = self.s

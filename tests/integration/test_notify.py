@@ -251,6 +251,33 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(status, 422)
         status, resp = http("GET", NOTIFY + "/v1/notifications?ticket=CS-1999-000001")
         self.assertEqual((status, resp["notifications"]), (200, []))
+        for query, field in (("ticket=", "ticket"), ("ticket=CS-1999-000001&limit=abc", "limit"),
+                             ("ticket=CS-1999-000001&limit=-1", "limit"),
+                             ("ticket=CS-1999-000001&limit=0", "limit"),
+                             ("ticket=CS-1999-000001&limit=501", "limit"),
+                             ("ticket=CS-1999-000001&limit=", "limit"),
+                             ("ticket=CS-1999-000001&offset=-1", "offset"),
+                             ("ticket=CS-1999-000001&offset=abc", "offset")):
+            status, resp = http("GET", NOTIFY + "/v1/notifications?" + query)
+            self.assertEqual(status, 422, query)
+            self.assertEqual(resp["error"]["field"], field, query)
+
+    def test_a_tickets_notifications_page_with_limit_and_offset(self):
+        self.start_all()
+        number = self.post(request("李伟", "li.wei@sinochem-example.cn", "循环水泵密封更换"))
+        self.wait_letters([number])
+        status, _ = http("POST", f"{DISPATCH}/emit/responded?ticket={number}&message="
+                         + urllib_quote("已安排工程师。"))
+        self.assertEqual(status, 200)
+        wait_for(lambda: len(self.notifications(number)) == 2, 20, "two notifications")
+        ids = [n["id"] for n in self.notifications(number)]
+        paged = []
+        for offset in (0, 1, 2):
+            status, resp = http("GET", f"{NOTIFY}/v1/notifications?ticket={number}"
+                                f"&limit=1&offset={offset}")
+            self.assertEqual((status, resp["offset"]), (200, offset), resp)
+            paged += [n["id"] for n in resp["notifications"]]
+        self.assertEqual(paged, ids, "pages of one are the list, in order; the third is empty")
 
     # ---- SMTP relay -----------------------------------------------------------------------
 

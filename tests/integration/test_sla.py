@@ -218,7 +218,11 @@ class SlaTest(unittest.TestCase):
         for query, field in (("", "ticket"), ("?state=late", "state"),
                              ("?state=met&limit=0", "limit"), ("?state=met&limit=abc", "limit"),
                              ("?ticket=" + "9" * 65, "ticket"), ("?ticket=%C3", "ticket"),
-                             ("?ticket=T1&state=met", "state")):
+                             ("?ticket=T1&state=met", "state"), ("?ticket=", "ticket"),
+                             ("?ticket=T1&limit=-1", "limit"), ("?ticket=T1&limit=abc", "limit"),
+                             ("?ticket=T1&limit=", "limit"), ("?state=met&limit=-1", "limit"),
+                             ("?state=met&limit=1001", "limit"), ("?state=met&offset=-1", "offset"),
+                             ("?ticket=T1&offset=x", "offset"), ("?state=met&offset=", "offset")):
             status, body = http("GET", SLA + "/v1/clocks" + query)
             self.assertEqual(status, 422, query)
             self.assertEqual(body["error"]["field"], field, query)
@@ -226,6 +230,33 @@ class SlaTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(set(body["clocks"]), {"armed", "running", "paused", "met", "warning",
                                                "breached", "stopped"})
+
+    def test_clock_lists_page_with_offset_in_a_stable_order(self):
+        # three tickets received at the same instant, a day ahead: their clocks
+        # lead the running list and tie on deadline, so only id orders them
+        at = now_ms() + 24 * 3600 * 1000
+        tickets = [self.ticket("P2", received_at_ms=at) for _ in range(3)]
+        for t in tickets:
+            self.emit("accepted", t, at_ms=at)
+        for t in tickets:
+            self.wait_clocks(t, lambda c: len(c) == 2, "two clocks")
+        status, whole = http("GET", f"{SLA}/v1/clocks?state=running&limit=6")
+        self.assertEqual(status, 200, whole)
+        ids = [c["id"] for c in whole["clocks"]]
+        self.assertEqual({c["ticket_number"] for c in whole["clocks"]},
+                         {t["number"] for t in tickets})
+        paged = []
+        for offset in range(6):
+            status, page = http("GET", f"{SLA}/v1/clocks?state=running&limit=1&offset={offset}")
+            self.assertEqual((status, page["offset"]), (200, offset), page)
+            paged += [c["id"] for c in page["clocks"]]
+        self.assertEqual(paged, ids, "pages of one are the list, in order, with no repeat")
+        number = tickets[0]["number"]
+        status, first = http("GET", f"{SLA}/v1/clocks?ticket={number}&limit=1")
+        status2, second = http("GET", f"{SLA}/v1/clocks?ticket={number}&limit=1&offset=1")
+        self.assertEqual((status, status2), (200, 200))
+        self.assertEqual(sorted([first["clocks"][0]["target"], second["clocks"][0]["target"]]),
+                         ["first_response", "resolution"])
 
     def test_the_tick_finds_due_clocks_through_the_partial_indexes(self):
         for sql, index in (

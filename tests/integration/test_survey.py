@@ -220,6 +220,26 @@ class SurveyChainTest(unittest.TestCase):
         self.assertGreaterEqual(
             metric(self.api, "cs_survey_invitations_total", 'outcome="no_email"'), 1)
 
+    def test_the_list_pages_with_offset_and_refuses_bad_paging_or_an_empty_ticket(self):
+        numbers = [self.closed_ticket()[0] for _ in range(2)]
+        status, whole = http("GET", f"{self.api}/v1/surveys?limit=2")
+        self.assertEqual(status, 200, whole)
+        newest = [x["invitation_id"] for x in whole["surveys"]]
+        self.assertEqual([x["ticket_number"] for x in whole["surveys"]], numbers[::-1])
+        paged = []
+        for offset in (0, 1):
+            status, page = http("GET", f"{self.api}/v1/surveys?limit=1&offset={offset}")
+            self.assertEqual((status, page["offset"]), (200, offset), page)
+            paged += [x["invitation_id"] for x in page["surveys"]]
+        self.assertEqual(paged, newest, "pages of one are the list, in order")
+        for query, field in (("ticket=", "ticket"), ("ticket=" + "9" * 65, "ticket"),
+                             ("limit=-1", "limit"), ("limit=abc", "limit"), ("limit=", "limit"),
+                             ("limit=501", "limit"), ("offset=-1", "offset"),
+                             ("offset=abc", "offset")):
+            status, body = http("GET", f"{self.api}/v1/surveys?{query}")
+            self.assertEqual(status, 422, f"{query}: {body}")
+            self.assertEqual(body["error"]["field"], field, query)
+
     def test_metrics_count_invitations_and_answers_and_show_the_satisfied_share(self):
         number, inv = self.closed_ticket()
         raw("POST", self.api + self.path(inv["link"]), "satisfaction=4")

@@ -190,6 +190,19 @@ static void test_actions_emit_the_contracted_events(void **state)
     assert_int_equal(ticket_action_parse("delete", &a), -1);
 }
 
+static void test_a_refused_action_reads_as_english_after_cannot_be(void **state)
+{
+    (void)state;
+    /* "ticket CS-2026-000001 is closed; it cannot be <done> now" */
+    assert_string_equal(ticket_action_done(TICKET_RESPOND), "responded to");
+    assert_string_equal(ticket_action_done(TICKET_HOLD), "put on hold");
+    assert_string_equal(ticket_action_done(TICKET_RESOLVE), "resolved");
+    assert_string_equal(ticket_action_done(TICKET_CLOSE), "closed");
+    assert_string_equal(ticket_action_done(TICKET_REOPEN), "reopened");
+    assert_string_equal(ticket_action_done(TICKET_TERMINATE), "terminated");
+    assert_string_equal(ticket_action_done(TICKET_ACTION_COUNT), "?");
+}
+
 /* ---- text from outside ------------------------------------------------------------------ */
 
 static void test_clean_text_keeps_chinese_and_replaces_broken_bytes(void **state)
@@ -433,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_resolve_close_reopen_follow_the_lifecycle),
         cmocka_unit_test(test_every_allowed_action_is_a_legal_move),
         cmocka_unit_test(test_actions_emit_the_contracted_events),
+        cmocka_unit_test(test_a_refused_action_reads_as_english_after_cannot_be),
         cmocka_unit_test(test_clean_text_keeps_chinese_and_replaces_broken_bytes),
         cmocka_unit_test(test_clean_text_blanks_control_characters_but_keeps_lines),
         cmocka_unit_test(test_clean_text_never_cuts_a_character_in_half),
