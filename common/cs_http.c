@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include "cs_config.h"
 #include "cs_http.h"
 #include "cs_ids.h"
 #include "cs_log.h"
@@ -204,6 +205,21 @@ json_t *cs_http_json_body(cs_http_req_t *req, cs_http_resp_t *resp)
 const char *cs_http_query(cs_http_req_t *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int cs_http_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                      int64_t min, int64_t max, int64_t *out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
+        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
+                      (long long)max);
+        return -1;
+    }
+    return 0;
 }
 
 const char *cs_http_header(cs_http_req_t *req, const char *key)

@@ -11,6 +11,7 @@
 #ifndef CS_HTTP_H
 #define CS_HTTP_H
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "cs_db.h"
 
@@ -57,6 +58,10 @@ int cs_http_port(cs_http_t *self);
 /* Query string parameter (decoded) or NULL. */
 const char *cs_http_query(cs_http_req_t *req, const char *key);
 const char *cs_http_header(cs_http_req_t *req, const char *key);
+/* Integer query parameter: dflt when absent; plain digits within [min, max]
+   otherwise, else a 422 naming the parameter is put in resp and -1 returned. */
+int cs_http_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
+                      int64_t min, int64_t max, int64_t *out);
 
 /* Responses. cs_http_json steals obj. */
 void cs_http_json(cs_http_resp_t *resp, int status, json_t *obj);

@@ -282,30 +282,13 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
 #define LIST_LIMIT_MAX 1000
 #define LIST_OFFSET_MAX 1000000000
 
-/* A paging parameter (limit, offset): absent gives dflt; anything but plain
-   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
-static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
-                       int64_t min, int64_t max, int64_t *out)
-{
-    const char *v = cs_http_query(req, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
-        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
-                      (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 /* GET /v1/tickets?limit=&offset= : newest first; number breaks ties so that
    consecutive pages neither overlap nor skip. */
 static void s_list_tickets(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     int64_t limit, offset;
-    if (s_query_int(req, resp, "limit", 50, 1, LIST_LIMIT_MAX, &limit) < 0 ||
-        s_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
+    if (cs_http_query_int(req, resp, "limit", 50, 1, LIST_LIMIT_MAX, &limit) < 0 ||
+        cs_http_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;
     char lb[24], ob[24];
     const char *p[] = {cs_db_i64(lb, limit), cs_db_i64(ob, offset)};

@@ -23,23 +23,6 @@ static int s_plausible_number(const char *s)
     return 1;
 }
 
-/* A paging parameter (limit, offset): absent gives dflt; anything but plain
-   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
-static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
-                       int64_t min, int64_t max, int64_t *out)
-{
-    const char *v = cs_http_query(req, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
-        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
-                      (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 /* GET /v1/notifications?ticket=NUMBER&limit=&offset= : a ticket's
    notifications, oldest first, paged; id breaks ties between rows created in
    the same transaction so that pages neither overlap nor skip. */
@@ -52,8 +35,8 @@ static void s_notifications(cs_http_req_t *req, cs_http_resp_t *resp)
                       OUTBOUND_NUMBER_MAX);
         return;
     }
-    if (s_query_int(req, resp, "limit", API_ROWS_MAX, 1, API_ROWS_MAX, &limit) < 0 ||
-        s_query_int(req, resp, "offset", 0, 0, API_OFFSET_MAX, &offset) < 0)
+    if (cs_http_query_int(req, resp, "limit", API_ROWS_MAX, 1, API_ROWS_MAX, &limit) < 0 ||
+        cs_http_query_int(req, resp, "offset", 0, 0, API_OFFSET_MAX, &offset) < 0)
         return;
     char lbuf[24], obuf[24];
     PGresult *r = cs_db_exec(

@@ -87,23 +87,6 @@ static int s_attach_history(cs_db_t *db, const char *number, json_t *by_id)
     return 0;
 }
 
-/* A paging parameter (limit, offset): absent gives dflt; anything but plain
-   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
-static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
-                       int64_t min, int64_t max, int64_t *out)
-{
-    const char *v = cs_http_query(req, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
-        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
-                      (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const char *number,
                                const sla_page_t *page)
 {
@@ -196,8 +179,8 @@ static void s_get_clocks(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 422, "state", "give either ticket or state, not both");
         return;
     }
-    if (s_query_int(req, resp, "limit", SLA_LIST_DEFAULT, 1, SLA_LIST_MAX, &page.limit) < 0 ||
-        s_query_int(req, resp, "offset", 0, 0, SLA_OFFSET_MAX, &page.offset) < 0)
+    if (cs_http_query_int(req, resp, "limit", SLA_LIST_DEFAULT, 1, SLA_LIST_MAX, &page.limit) < 0 ||
+        cs_http_query_int(req, resp, "offset", 0, 0, SLA_OFFSET_MAX, &page.offset) < 0)
         return;
     if (ticket)
         s_clocks_of_ticket(req, resp, ticket, &page);

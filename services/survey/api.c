@@ -27,23 +27,6 @@ static json_t *s_ratio(int has, double v)
     return has ? json_real(v) : json_null();
 }
 
-/* A paging parameter (limit, offset): absent gives dflt; anything but plain
-   decimal digits in [min, max] is a 422 naming it. 0, or -1 with resp filled. */
-static int s_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,
-                       int64_t min, int64_t max, int64_t *out)
-{
-    const char *v = cs_http_query(req, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (!*v || strspn(v, "0123456789") != strlen(v) || cs_parse_int(v, min, max, out) < 0) {
-        cs_http_error(resp, 422, key, "%s must be an integer in [%lld, %lld]", key, (long long)min,
-                      (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
 /* The ticket= filter: absent is no filter (*out NULL); present it must be a
    ticket number (1..64 visible ASCII characters, "CS-2026-000123"), since
    an empty or garbled one would silently match nothing. 0, or -1 after a 422. */
@@ -72,8 +55,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     const char *ticket = NULL;
     int64_t limit, offset;
     if (s_ticket_filter(req, resp, &ticket) < 0 ||
-        s_query_int(req, resp, "limit", 100, 1, LIST_LIMIT_MAX, &limit) < 0 ||
-        s_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
+        cs_http_query_int(req, resp, "limit", 100, 1, LIST_LIMIT_MAX, &limit) < 0 ||
+        cs_http_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;
     char lbuf[24], obuf[24];
     const char *p[] = {ticket, cs_db_i64(lbuf, limit), cs_db_i64(obuf, offset)};
