@@ -222,6 +222,24 @@ int cs_http_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key,
     return 0;
 }
 
+int cs_http_query_token(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, size_t max,
+                        const char **out)
+{
+    const char *v = cs_http_query(req, key);
+    *out = v;
+    if (!v)
+        return 0;
+    size_t n = strlen(v);
+    int ok = n > 0 && n <= max;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] <= '~';
+    if (!ok) {
+        cs_http_error(resp, 422, key, "%s must be 1..%zu visible ASCII characters", key, max);
+        return -1;
+    }
+    return 0;
+}
+
 const char *cs_http_header(cs_http_req_t *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);

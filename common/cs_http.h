@@ -58,6 +58,12 @@ int cs_http_port(cs_http_t *self);
 /* Query string parameter (decoded) or NULL. */
 const char *cs_http_query(cs_http_req_t *req, const char *key);
 const char *cs_http_header(cs_http_req_t *req, const char *key);
+/* Optional token-like query parameter (a ticket number, a login): absent
+   gives *out NULL; present it must be 1..max visible ASCII characters, since
+   an empty or garbled filter would silently match nothing; else a 422
+   naming it is put in resp and -1 returned. */
+int cs_http_query_token(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, size_t max,
+                        const char **out);
 /* Integer query parameter: dflt when absent; plain digits within [min, max]
    otherwise, else a 422 naming the parameter is put in resp and -1 returned. */
 int cs_http_query_int(cs_http_req_t *req, cs_http_resp_t *resp, const char *key, int64_t dflt,

@@ -65,27 +65,6 @@ static json_t *s_case_json(const PGresult *r, int row)
     return o;
 }
 
-/* The ticket= filter: absent is no filter (*out NULL); present it must be a
-   ticket number (1..64 visible ASCII characters, "CS-2026-000123"), since
-   an empty or garbled one would silently match nothing. 0, or -1 after a 422. */
-static int s_ticket_filter(cs_http_req_t *req, cs_http_resp_t *resp, const char **out)
-{
-    const char *v = cs_http_query(req, "ticket");
-    size_t n = v ? strlen(v) : 0;
-    *out = v;
-    if (!v)
-        return 0;
-    int ok = n > 0 && n <= TICKET_FILTER_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = v[i] > ' ' && v[i] <= '~';
-    if (!ok) {
-        cs_http_error(resp, 422, "ticket", "ticket must be a ticket number (1..%d characters)",
-                      TICKET_FILTER_MAX);
-        return -1;
-    }
-    return 0;
-}
-
 /* GET /v1/complaints: newest first, paged; complaint_id breaks ties so that
    consecutive pages neither overlap nor skip. */
 static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
@@ -101,7 +80,7 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
                       " archived, resolved");
         return;
     }
-    if (s_ticket_filter(req, resp, &ticket) < 0 ||
+    if (cs_http_query_token(req, resp, "ticket", TICKET_FILTER_MAX, &ticket) < 0 ||
         cs_http_query_int(req, resp, "limit", 100, 1, LIST_LIMIT_MAX, &limit) < 0 ||
         cs_http_query_int(req, resp, "offset", 0, 0, LIST_OFFSET_MAX, &offset) < 0)
         return;

@@ -10,52 +10,16 @@
 
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
-static const char *s_lock_by_id =
-    "SELECT complaint_id, ticket_id, ticket_number, status, " MS("received_at") ", " MS(
-        "accept_due") ", coalesce(" MS("accepted_at") ", 0), coalesce(" MS("resolved_at") ", 0),"
-                                                                                          " handler"
-                                                                                          ", "
-                                                                                          "customer"
-                                                                                          "_email, "
-                                                                                          "customer"
-                                                                                          "_name, "
-                                                                                          "language"
-                                                                                          ", "
-                                                                                          "resoluti"
-                                                                                          "on"
-                                                                                          " FROM "
-                                                                                          "complain"
-                                                                                          "t_cases "
-                                                                                          "WHERE "
-                                                                                          "complain"
-                                                                                          "t_id = "
-                                                                                          "$1::"
-                                                                                          "uuid "
-                                                                                          "FOR "
-                                                                                          "UPDATE";
+/* The columns of a locked case, in the order of the CASE_COL_* indexes. */
+#define LOCK_COLUMNS                                                                               \
+    "SELECT complaint_id, ticket_id, ticket_number, status, " MS("received_at") ", "               \
+    MS("accept_due") ", coalesce(" MS("accepted_at") ", 0), coalesce(" MS("resolved_at") ", 0),"  \
+    " handler, customer_email, customer_name, language, resolution FROM complaint_cases"
 
-static const char *s_lock_by_number =
-    "SELECT complaint_id, ticket_id, ticket_number, status, " MS("received_at") ", " MS(
-        "accept_due") ", coalesce(" MS("accepted_at") ", 0), coalesce(" MS("resolved_at") ", 0),"
-                                                                                          " handler"
-                                                                                          ", "
-                                                                                          "customer"
-                                                                                          "_email, "
-                                                                                          "customer"
-                                                                                          "_name, "
-                                                                                          "language"
-                                                                                          ", "
-                                                                                          "resoluti"
-                                                                                          "on"
-                                                                                          " FROM "
-                                                                                          "complain"
-                                                                                          "t_cases "
-                                                                                          "WHERE "
-                                                                                          "ticket_"
-                                                                                          "number "
-                                                                                          "= $1 "
-                                                                                          "FOR "
-                                                                                          "UPDATE";
+/* clang-format off */
+static const char *s_lock_by_id = LOCK_COLUMNS " WHERE complaint_id = $1::uuid FOR UPDATE";
+static const char *s_lock_by_number = LOCK_COLUMNS " WHERE ticket_number = $1 FOR UPDATE";
+/* clang-format on */
 
 PGresult *case_store_lock(cs_db_t *db, const char *id_or_number, complaint_case_t *c)
 {
