@@ -189,7 +189,11 @@ static void s_post_request(cs_http_req_t *req, cs_http_resp_t *resp)
                 break;
             continue; /* a concurrent request with the same external_id won: look again */
         }
+        /* Never retried after the commit: when its outcome is unknown (the
+           connection broke), a second attempt could store the ticket twice.
+           The client is told to try again; an external_id makes that safe. */
         rc = cs_db_commit(req->db);
+        break;
     }
     if (rc < 0) {
         cs_http_error(resp, 503, NULL, "the request could not be stored; try again");

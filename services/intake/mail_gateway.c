@@ -351,11 +351,14 @@ static int s_deliver(void *ctx, const smtp_envelope_t *env, const char *data, si
         if (s_decide(self, env, parsed ? &m : NULL, err, data, len, &d) < 0) {
             int unique = strcmp(cs_db_sqlstate(self->db), "23505") == 0;
             cs_db_rollback(self->db);
-            if (!unique) /* a concurrent copy of the same message: decide again */
+            if (!unique)
                 break;
-            continue;
+            continue; /* a concurrent copy of the same message: decide again */
         }
+        /* Never retried after the commit: its outcome may be unknown, and the
+           451 that follows a failure makes the sending MTA try again. */
         rc = cs_db_commit(self->db);
+        break;
     }
     if (parsed)
         mail_parsed_free(&m);
