@@ -210,7 +210,7 @@ struct cs_publisher {
 };
 
 cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const char *pub_ep,
-                                 const char *replay_ep, cs_db_t *db)
+                                 const char *replay_ep, cs_db_t *db, cs_curve_t *curve)
 {
     cs_publisher_t *self = calloc(1, sizeof(*self));
     if (!self)
@@ -232,6 +232,10 @@ cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const 
     zsock_set_linger(self->pub, 1000);
     zsock_set_linger(self->replay, 0);
     zsock_set_router_mandatory(self->replay, 0);
+    if (curve) {
+        cs_curve_server(curve, self->pub);
+        cs_curve_server(curve, self->replay);
+    }
     if (zsock_bind(self->pub, "%s", pub_ep) < 0) {
         cs_error("bus: cannot bind PUB %s: %s", pub_ep, zmq_strerror(zmq_errno()));
         goto fail;
@@ -658,7 +662,7 @@ void cs_consumer_destroy(cs_consumer_t **self_p)
 }
 
 int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_ep,
-                         const char *replay_ep, int rcvhwm)
+                         const char *replay_ep, int rcvhwm, cs_curve_t *curve)
 {
     peer_t *np = realloc(self->peers, sizeof(*np) * (self->npeers + 1));
     if (!np)
@@ -688,6 +692,9 @@ int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_
         zsock_set_rcvhwm(p->sub, rcvhwm);
     zsock_set_linger(p->dealer, 0);
     zsock_set_subscribe(p->sub, "");
+    if (curve && (cs_curve_client(curve, p->sub, name) < 0 ||
+                  cs_curve_client(curve, p->dealer, name) < 0))
+        goto fail;
     if (zsock_connect(p->sub, "%s", pub_ep) < 0 || zsock_connect(p->dealer, "%s", replay_ep) < 0) {
         cs_error("bus: cannot connect to %s (%s, %s)", name, pub_ep, replay_ep);
         goto fail;

@@ -19,6 +19,7 @@
 #define CS_BUS_H
 #include <czmq.h>
 #include "envelope.pb-c.h"
+#include "cs_curve.h"
 #include "cs_db.h"
 
 #define CS_BUS_SCHEMA_VERSION 1
@@ -53,9 +54,10 @@ int cs_bus_emit(cs_db_t *db, const char *type, Cs__Envelope *env);
 
 typedef struct cs_publisher cs_publisher_t;
 
-/* Bind PUB and ROUTER endpoints (e.g. "tcp://127.0.0.1:7201"). */
+/* Bind PUB and ROUTER endpoints (e.g. "tcp://127.0.0.1:7201"), as CURVE
+   servers when curve is not NULL. */
 cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const char *pub_ep,
-                                 const char *replay_ep, cs_db_t *db);
+                                 const char *replay_ep, cs_db_t *db, cs_curve_t *curve);
 void cs_publisher_destroy(cs_publisher_t **self_p);
 zsock_t *cs_publisher_replay_sock(cs_publisher_t *self);
 /* Number and publish up to one batch; returns events published, or -1 on a
@@ -81,9 +83,10 @@ typedef struct cs_consumer cs_consumer_t;
 
 cs_consumer_t *cs_consumer_new(cs_db_t *db, size_t max_bytes);
 void cs_consumer_destroy(cs_consumer_t **self_p);
-/* Read a publisher instance. name: its service ("intake"). 0 or -1. */
+/* Read a publisher instance. name: its service ("intake"); as its CURVE
+   client when curve is not NULL. 0 or -1. */
 int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_ep,
-                         const char *replay_ep, int rcvhwm);
+                         const char *replay_ep, int rcvhwm, cs_curve_t *curve);
 void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx);
 /* Sockets to poll; the caller passes a readable one to cs_consumer_on_readable(). */
 size_t cs_consumer_socket_count(cs_consumer_t *self);

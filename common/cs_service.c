@@ -24,6 +24,7 @@ struct cs_service {
     cs_http_t *http;
     cs_publisher_t *pub;
     cs_consumer_t *consumer;
+    cs_curve_t *curve;
     void *state;
     atomic_int kick;
     int64_t max_ready_lag;
@@ -195,7 +196,7 @@ static int s_connect_peers(cs_service_t *svc)
         char *q = strtok_r(reps, ",", &sp2);
         int rc = 0;
         while (p && q) {
-            if (cs_consumer_add_peer(svc->consumer, *r, p, q, (int)hwm) < 0)
+            if (cs_consumer_add_peer(svc->consumer, *r, p, q, (int)hwm, svc->curve) < 0)
                 rc = -1;
             p = strtok_r(NULL, ",", &sp1);
             q = strtok_r(NULL, ",", &sp2);
@@ -252,7 +253,16 @@ static int s_setup(cs_service_t *svc)
     snprintf(pub_ep, sizeof(pub_ep), "tcp://%s:%d", host, (int)pub_port);
     snprintf(rep_ep, sizeof(rep_ep), "tcp://%s:%d", host, (int)rep_port);
     cs_bus_set_max_bytes((size_t)max_bytes);
-    svc->pub = cs_publisher_new(def->name, svc->stream, pub_ep, rep_ep, svc->db);
+    const char *curve = cs_env("CS_BUS_CURVE", "off");
+    if (strcmp(curve, "on") == 0) {
+        svc->curve = cs_curve_new(def->name, cs_env("CS_BUS_CERT_DIR", "var/certs"));
+        if (!svc->curve)
+            return -1;
+    } else if (strcmp(curve, "off") != 0) {
+        cs_error("config: CS_BUS_CURVE=\"%.20s\" must be on or off", curve);
+        return -1;
+    }
+    svc->pub = cs_publisher_new(def->name, svc->stream, pub_ep, rep_ep, svc->db, svc->curve);
     if (!svc->pub)
         return -1;
     svc->consumer = cs_consumer_new(svc->db, (size_t)max_bytes);
@@ -410,6 +420,7 @@ int cs_service_run(const cs_service_def_t *def, int argc, char **argv)
             ; /* flush what was committed */
     cs_consumer_destroy(&svc->consumer);
     cs_publisher_destroy(&svc->pub);
+    cs_curve_destroy(&svc->curve);
     cs_db_destroy(&svc->http_db);
     cs_db_destroy(&svc->db);
     pthread_mutex_destroy(&svc->ready_lock);

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "cs_config.h"
+#include "cs_curve.h"
 
 static const struct {
     const char *name;
@@ -173,12 +174,38 @@ static int s_status(int lag_only)
     return bad;
 }
 
+/* csctl certs DIR [service...]: a CURVE certificate per service (default:
+   the six) under DIR/public and DIR/secret, for CS_BUS_CURVE=on. */
+static int s_certs(int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "usage: csctl certs DIR [service...]\n");
+        return 2;
+    }
+    const char *names[64];
+    size_t n = 0;
+    for (int i = 1; i < argc && n < 64; i++)
+        names[n++] = argv[i];
+    if (n == 0)
+        for (size_t i = 0; i < NSERVICES; i++)
+            names[n++] = s_services[i].name;
+    if (cs_curve_generate(argv[0], names, n) < 0) {
+        fprintf(stderr, "csctl: cannot write certificates under %s\n", argv[0]);
+        return 1;
+    }
+    printf("wrote %zu certificates: %s/public/<service>.cert and %s/secret/<service>.cert_secret\n",
+           n, argv[0], argv[0]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: csctl status | lag\n");
+        fprintf(stderr, "usage: csctl status | lag | certs DIR [service...]\n");
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "certs") == 0)
+        return s_certs(argc - 2, argv + 2);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (strcmp(argv[1], "status") == 0)
@@ -186,7 +213,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "lag") == 0)
         rc = s_status(1);
     else {
-        fprintf(stderr, "csctl: unknown command '%s' (status, lag)\n", argv[1]);
+        fprintf(stderr, "csctl: unknown command '%s' (status, lag, certs)\n", argv[1]);
         rc = 2;
     }
     curl_global_cleanup();
