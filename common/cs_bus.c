@@ -91,11 +91,24 @@ Cs__Envelope__BodyCase cs_bus_type_body(const char *type)
     return CS__ENVELOPE__BODY__NOT_SET;
 }
 
+/* Count a rejected bus message; log each kind of rejection once (the
+   counter tells how often it recurs — a flood of garbage must not become a
+   flood of log lines). Reasons are our own constant strings. */
 static void s_count_reject(const char *why)
 {
+    static const char *logged[32];
+    static int nlogged;
     char labels[64];
     snprintf(labels, sizeof(labels), "reason=\"%s\"", why);
     cs_counter_add("cs_bus_rejected_total", labels, 1);
+    for (int i = 0; i < nlogged; i++)
+        if (strcmp(logged[i], why) == 0)
+            return;
+    if (nlogged < 32)
+        logged[nlogged++] = why;
+    cs_warn("bus: rejected a message (%s); further ones are only counted in"
+            " cs_bus_rejected_total{reason=\"%s\"}",
+            why, why);
 }
 
 Cs__Envelope *cs_envelope_decode(const uint8_t *data, size_t len, size_t max_bytes,
@@ -852,11 +865,6 @@ static void s_deliver_live(cs_consumer_t *self, peer_t *p, zframe_t *frame)
         cs_envelope_decode(zframe_data(frame), zframe_size(frame), self->max_bytes, &why);
     if (!env) {
         s_count_reject(why);
-        static int64_t last_log;
-        if (cs_mono_ms() - last_log > 10000) {
-            last_log = cs_mono_ms();
-            cs_warn("bus: rejected a message from %s: %s", p->name, why);
-        }
         return;
     }
     if (env->body_case == CS__ENVELOPE__BODY_HEARTBEAT) {
