@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include "cs_bus.h"
 #include "cs_config.h"
@@ -222,9 +223,12 @@ struct cs_publisher {
     int64_t next_lock_try_ms;
 };
 
+static int s_fault_exit_after_commit;
+
 cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const char *pub_ep,
                                  const char *replay_ep, cs_db_t *db, cs_curve_t *curve)
 {
+    s_fault_exit_after_commit = strcmp(cs_env("CS_FAULT", ""), "relay_exit_after_commit") == 0;
     cs_publisher_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
@@ -454,7 +458,12 @@ int cs_publisher_relay(cs_publisher_t *self)
     }
     self->head = head + (uint64_t)rows;
     /* Committed: a crash from here on loses only the live copy, which
-       consumers repair from the replay socket. */
+       consumers repair from the replay socket. CS_FAULT=relay_exit_after_commit
+       makes exactly that crash happen, for the fault tests. */
+    if (s_fault_exit_after_commit) {
+        cs_warn("bus: fault injection: exiting between numbering and publishing");
+        _exit(70);
+    }
     s_publish_rows(self, r);
     PQclear(r);
     return rows;

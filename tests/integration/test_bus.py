@@ -122,6 +122,23 @@ class BusTest(unittest.TestCase):
         self.wait_applied(600)
         self.assert_exactly_once_in_order(600)
 
+    def test_a_publisher_dying_between_numbering_and_publishing_loses_nothing(self):
+        pub = self.start("pub", {"CS_FAULT": "relay_exit_after_commit"})
+        self.start("sub")
+        wait_for(lambda: http("GET", SUB + "/readyz")[0] == 200, 20, "sub ready")
+        try:
+            http("POST", f"{PUB}/emit?n=200&batch=200", timeout=30)
+        except OSError:
+            pass  # the publisher may die before it answers; the events are committed
+        pub.proc.wait(timeout=30)
+        self.assertEqual(pub.proc.returncode, 70, "died by the injected fault")
+        head = int(self.pg.scalar("SELECT head FROM buspub.bus_stream WHERE stream='buspub-0'"))
+        self.assertGreater(head, 0, "numbered before the crash")
+        self.assertEqual(self.applied(), 0, "and never published live")
+        self.start("pub")  # its heartbeat announces the head; the consumer asks for the rest
+        self.wait_applied(200)
+        self.assert_exactly_once_in_order(200)
+
     def test_a_slow_consumer_with_a_tiny_queue_repairs_every_gap(self):
         self.start("pub", {"CS_BUS_SNDHWM": "5"})
         self.start("sub", {"CS_BUS_RCVHWM": "1", "BUS_APPLY_DELAY_US": "300"})
