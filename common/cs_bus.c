@@ -27,6 +27,7 @@
 #define DEALER_MAX_BYTES (72 << 20) /* one event of CS_BUS_MAX_BYTES' ceiling (64 MiB) and more */
 #define STALL_MS 30000
 #define RETRY_MS 1000
+#define PRUNE_BATCHES_PER_TICK 3
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -221,6 +222,8 @@ struct cs_publisher {
     int listening;
     int64_t started_at_ms;
     int64_t next_lock_try_ms;
+    int64_t retention_s; /* numbered rows older than this are pruned; 0 keeps all */
+    int64_t prune_batch; /* rows per pruning transaction */
 };
 
 static int s_fault_exit_after_commit;
@@ -246,6 +249,10 @@ cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const 
     if (cs_env_int("CS_BUS_SNDHWM", 100000, 1, 100000000, &hwm) < 0)
         goto fail;
     zsock_set_sndhwm(self->pub, (int)hwm);
+    if (cs_env_int("CS_BUS_RETENTION_S", CS_BUS_DEFAULT_RETENTION_S, 0, INT32_MAX,
+                   &self->retention_s) < 0 ||
+        cs_env_int("CS_BUS_PRUNE_BATCH", 1000, 1, 100000, &self->prune_batch) < 0)
+        goto fail;
     zsock_set_linger(self->pub, 1000);
     zsock_set_linger(self->replay, 0);
     zsock_set_router_mandatory(self->replay, 0);
@@ -472,6 +479,48 @@ fail:
     return -1;
 }
 
+/* One pruning batch: delete up to prune_batch numbered rows older than the
+   retention, taken from the bottom of the stream in sequence order and
+   stopping at the first row still young, so that what stays is always one
+   contiguous range ending at the head (replay answers GONE below it, never
+   a hole in the middle). The head row itself always stays. The (origin, seq)
+   unique index serves the scan; unnumbered rows are never touched. */
+static int64_t s_prune_batch(cs_publisher_t *self)
+{
+    char rb[24], bb[24];
+    const char *p[] = {self->stream, cs_db_i64(rb, self->retention_s),
+                       cs_db_i64(bb, self->prune_batch)};
+    return cs_db_cmd(self->db,
+                     "WITH b AS (SELECT id, seq, created_at FROM outbox"
+                     "           WHERE origin = $1 AND seq IS NOT NULL"
+                     "             AND seq < (SELECT head FROM bus_stream WHERE stream = $1)"
+                     "           ORDER BY seq LIMIT $3),"
+                     " young AS (SELECT min(seq) AS seq FROM b"
+                     "           WHERE created_at >= now() - $2::bigint * interval '1 second')"
+                     " DELETE FROM outbox o USING b"
+                     " WHERE o.id = b.id"
+                     "   AND b.seq < coalesce((SELECT seq FROM young), 9223372036854775807)",
+                     3, p);
+}
+
+int64_t cs_publisher_prune(cs_publisher_t *self)
+{
+    if (!self->relay_locked || self->retention_s == 0)
+        return 0;
+    int64_t total = 0;
+    for (int i = 0; i < PRUNE_BATCHES_PER_TICK; i++) {
+        int64_t n = s_prune_batch(self);
+        if (n < 0)
+            return -1;
+        total += n;
+        if (n < self->prune_batch)
+            break;
+    }
+    if (total > 0)
+        cs_counter_add("cs_bus_pruned_total", "", (double)total);
+    return total;
+}
+
 /* Reply [identity][status][stream][head][envelope...] to a replay request. */
 static void s_replay_reply(cs_publisher_t *self, zframe_t *identity, const char *status,
                            const char *detail, PGresult *rows)
@@ -499,6 +548,19 @@ static void s_replay_reply(cs_publisher_t *self, zframe_t *identity, const char 
         zmsg_append(msg, &f);
     }
     zmsg_send(&msg, self->replay);
+}
+
+/* A consumer stuck below the retained range asks again every few seconds:
+   warn once a minute, not at every request. */
+static void s_log_gone(cs_publisher_t *self, uint64_t from, uint64_t first)
+{
+    static int64_t last_log;
+    if (last_log && cs_mono_ms() - last_log < 60000)
+        return;
+    last_log = cs_mono_ms();
+    cs_warn("bus: replay of %s from %" PRIu64 " asked for pruned events (kept from %" PRIu64
+            "); answered GONE",
+            self->stream, from, first);
 }
 
 void cs_publisher_on_replay(cs_publisher_t *self)
@@ -553,11 +615,19 @@ void cs_publisher_on_replay(cs_publisher_t *self)
         goto out;
     }
     if (PQntuples(r) == 0 || s_be64(PQgetvalue(r, 0, 0)) != req->from_seq) {
+        /* Pruned by retention (or deleted by hand): say where what we still
+           hold begins, so that the consumer can tell an operator what is lost. */
+        uint64_t first = PQntuples(r) ? s_be64(PQgetvalue(r, 0, 0)) : self->head + 1;
         cs_counter_add("cs_bus_replay_requests_total", "result=\"gone\"", 1);
-        cs_warn("bus: replay of %s from %" PRIu64 " asked for pruned events", self->stream,
-                req->from_seq);
+        s_log_gone(self, req->from_seq, first);
         PQclear(r);
-        s_replay_reply(self, identity, "GONE", NULL, NULL);
+        zmsg_t *gone = zmsg_new();
+        zmsg_append(gone, &identity);
+        zmsg_addstr(gone, "GONE");
+        zmsg_addstr(gone, self->stream);
+        zmsg_addstrf(gone, "%" PRIu64, self->head);
+        zmsg_addstrf(gone, "%" PRIu64, first);
+        zmsg_send(&gone, self->replay);
         goto out;
     }
     cs_counter_add("cs_bus_replay_requests_total", "result=\"ok\"", 1);
@@ -643,6 +713,7 @@ typedef struct {
     int64_t last_hb;     /* wall ms of the last heartbeat */
     char health[16];
     int gone;            /* the publisher no longer has what we need */
+    uint64_t gone_first; /* the first sequence it still holds (0: not told) */
     int64_t progress_at; /* monotonic ms when the checkpoint last moved (or we were level) */
     uint64_t dead_letters;
 } peer_t;
@@ -1011,6 +1082,58 @@ static int s_valid_stream(const char *s)
     return 1;
 }
 
+/* The publisher pruned (retention, CS_BUS_RETENTION_S) events this consumer
+   has not applied yet: [GONE][stream][head][first kept]. Nothing past the
+   checkpoint can be proven contiguous, so nothing is applied; the service
+   reports itself not ready (cs_consumer_health) and says once what an
+   operator must do. The checkpoint is re-read while gone (cs_consumer_tick),
+   so that an operator's decision takes effect without a restart. */
+static void s_on_gone(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
+{
+    (void)self;
+    char *first = zmsg_popstr(msg);
+    int64_t f = 0;
+    if (!first || cs_parse_int(first, 1, INT64_MAX, &f) < 0 || (uint64_t)f <= p->cp + 1)
+        f = 0; /* an older publisher, or nonsense: we only know it is gone */
+    free(first);
+    p->gone_first = (uint64_t)f;
+    if (p->gone)
+        return;
+    p->gone = 1;
+    if (f)
+        cs_error("bus: %s pruned events %" PRIu64 "..%" PRIu64 " of stream %s before this"
+                 " consumer applied them (the publisher keeps CS_BUS_RETENTION_S); nothing past"
+                 " %" PRIu64 " is applied and the service is not ready. An operator must either"
+                 " restore those events into the outbox of %s, or accept their loss with"
+                 " UPDATE inbox_checkpoint SET last_seq = %" PRIu64 " WHERE stream = '%s'"
+                 " in this service's schema (picked up without a restart)",
+                 p->name, p->cp + 1, (uint64_t)f - 1, p->stream, p->cp, p->name,
+                 (uint64_t)f - 1, p->stream);
+    else
+        cs_error("bus: %s no longer holds events after %" PRIu64 " of stream %s; nothing"
+                 " past it is applied and the service is not ready. An operator must restore"
+                 " the missing events or move inbox_checkpoint.last_seq of %s past them",
+                 p->name, p->cp, p->stream, p->stream);
+}
+
+/* While gone: an operator may have moved the checkpoint (see s_on_gone). */
+static void s_reread_checkpoint(cs_consumer_t *self, peer_t *p)
+{
+    const char *params[] = {p->stream};
+    PGresult *r = cs_db_exec(self->db, "SELECT last_seq FROM inbox_checkpoint WHERE stream = $1",
+                             1, params);
+    if (!r)
+        return;
+    uint64_t cp = PQntuples(r) ? (uint64_t)cs_db_get_i64(r, 0, 0) : p->persisted;
+    PQclear(r);
+    if (cp == p->persisted)
+        return;
+    cs_warn("bus: checkpoint of %s moved from %" PRIu64 " to %" PRIu64 " by an operator", p->stream,
+            p->persisted, cp);
+    p->cp = p->persisted = cp;
+    p->progress_at = cs_mono_ms();
+}
+
 static void s_on_reply(cs_consumer_t *self, peer_t *p)
 {
     zmsg_t *msg = zmsg_recv(p->dealer);
@@ -1025,16 +1148,13 @@ static void s_on_reply(cs_consumer_t *self, peer_t *p)
         goto out;
     }
     p->replay_sent = 0;
+    if (strcmp(status, "GONE") == 0 && p->synced) {
+        s_on_gone(self, p, msg);
+        p->retry_at = cs_mono_ms() + RETRY_MS * 5;
+        goto out;
+    }
     if (strcmp(status, "OK") != 0) {
-        if (strcmp(status, "GONE") == 0 && !p->gone) {
-            p->gone = 1;
-            cs_error("bus: %s no longer holds events after %s %" PRIu64
-                     "; this consumer cannot catch up. An operator must restore the missing"
-                     " events or reset the checkpoint (csctl replay)",
-                     p->name, p->stream, p->cp);
-        } else if (strcmp(status, "GONE") != 0) {
-            cs_warn("bus: replay request to %s refused: %s", p->name, stream);
-        }
+        cs_warn("bus: replay request to %s refused: %s", p->name, stream);
         p->retry_at = cs_mono_ms() + RETRY_MS * 5;
         goto out;
     }
@@ -1055,7 +1175,10 @@ static void s_on_reply(cs_consumer_t *self, peer_t *p)
         }
     }
     p->head = (uint64_t)h;
-    p->gone = 0;
+    if (p->gone && (zmsg_size(msg) > 0 || p->cp >= p->head)) {
+        p->gone = 0;
+        cs_info("bus: %s readable again from %" PRIu64, p->stream, p->cp + 1);
+    }
     for (;;) {
         char *seqtext = zmsg_popstr(msg);
         zframe_t *f = zmsg_pop(msg);
@@ -1132,6 +1255,8 @@ void cs_consumer_tick(cs_consumer_t *self)
             continue;
         if (cs_db_ensure(self->db) < 0)
             continue;
+        if (p->synced && p->gone)
+            s_reread_checkpoint(self, p);
         if (!p->synced)
             s_request(p, 0, 0); /* handshake: which stream, which head */
         else if (p->head > p->cp)
@@ -1184,8 +1309,16 @@ int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *w
             ok = 0;
             continue;
         }
-        if (p->gone) {
-            s_item(reasons, rsize, "%s: events after %" PRIu64 " were pruned at the publisher",
+        if (p->gone && p->gone_first) {
+            s_item(reasons, rsize,
+                   "%s: events %" PRIu64 "..%" PRIu64 " were pruned at the publisher before"
+                   " they were applied; stopped at %" PRIu64 " (operator action needed, see log)",
+                   p->stream, p->cp + 1, p->gone_first - 1, p->cp);
+            ok = 0;
+        } else if (p->gone) {
+            s_item(reasons, rsize,
+                   "%s: events after %" PRIu64 " were pruned at the publisher before they were"
+                   " applied (operator action needed, see log)",
                    p->stream, p->cp);
             ok = 0;
         }

@@ -24,6 +24,7 @@
 
 #define CS_BUS_SCHEMA_VERSION 1
 #define CS_BUS_DEFAULT_MAX_BYTES (1024 * 1024)
+#define CS_BUS_DEFAULT_RETENTION_S (14 * 24 * 3600) /* CS_BUS_RETENTION_S */
 
 /* ---- envelopes ---------------------------------------------------------- */
 
@@ -63,7 +64,14 @@ zsock_t *cs_publisher_replay_sock(cs_publisher_t *self);
 /* Number and publish up to one batch; returns events published, or -1 on a
    database error. Takes the stream's advisory lock first (one relay per stream). */
 int cs_publisher_relay(cs_publisher_t *self);
-/* Answer one request waiting on the replay socket. */
+/* Retention: delete numbered outbox rows older than CS_BUS_RETENTION_S
+   (0 keeps them all), CS_BUS_PRUNE_BATCH (1000) rows per transaction, at
+   most a few batches per call, oldest sequence first and never the head row
+   nor an unnumbered row. Only the active relay prunes. Called once a second;
+   returns rows deleted, or -1 on a database error. */
+int64_t cs_publisher_prune(cs_publisher_t *self);
+/* Answer one request waiting on the replay socket. A range that starts
+   below what retention kept gets [GONE][stream][head][first kept]. */
 void cs_publisher_on_replay(cs_publisher_t *self);
 void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t lag);
 uint64_t cs_publisher_head(cs_publisher_t *self);

@@ -297,6 +297,8 @@ static void s_declare_metrics(void)
     cs_metric_declare("cs_bus_consumer_lag", "gauge", "Events behind the publisher's head.");
     cs_metric_declare("cs_bus_outbox_backlog", "gauge", "Committed events not yet numbered.");
     cs_metric_declare("cs_bus_stream_head", "gauge", "Highest sequence of this stream.");
+    cs_metric_declare("cs_bus_pruned_total", "counter",
+                      "Outbox rows deleted by retention (CS_BUS_RETENTION_S).");
     cs_metric_declare("cs_bus_apply_seconds", "histogram", "Time to apply one event.");
     cs_metric_declare("cs_http_requests_total", "counter", "HTTP requests by route and status.");
     cs_metric_declare("cs_http_request_seconds", "histogram", "HTTP request latency.");
@@ -320,6 +322,10 @@ static void s_periodic(cs_service_t *svc, int64_t *next_hb, int64_t *next_relay,
         *next_hb = now + 1000;
         if (svc->def->tick && cs_db_ok(svc->db))
             svc->def->tick(svc);
+        /* Retention: a few small batches a second, by the active relay only,
+           so that pruning never holds locks or the loop for long. */
+        if (cs_db_ok(svc->db))
+            cs_publisher_prune(svc->pub);
         s_update_ready(svc);
         cs_publisher_heartbeat(svc->pub, svc->degraded ? "degraded" : "ok",
                                cs_consumer_lag(svc->consumer));

@@ -199,6 +199,92 @@ class BusTest(unittest.TestCase):
         self.assertGreater(metric(SUB, "cs_bus_rejected_total", 'reason="too_large"'), 0)
         self.assertEqual(http("GET", SUB + "/healthz")[0], 200)
 
+    def numbered(self):
+        return [int(r[0]) for r in self.pg.query(
+            "SELECT seq FROM buspub.outbox WHERE origin = 'buspub-0' AND seq IS NOT NULL"
+            " ORDER BY seq")]
+
+    def head(self):
+        return int(self.pg.scalar("SELECT head FROM buspub.bus_stream"
+                                  " WHERE stream = 'buspub-0'") or 0)
+
+    def test_retention_prunes_old_published_rows_in_batches_and_keeps_the_head(self):
+        retention = {"CS_BUS_RETENTION_S": "2", "CS_BUS_PRUNE_BATCH": "100"}
+        pub = self.start("pub", retention)
+        # rows another instance's relay has not numbered yet, however old: never pruned
+        for _ in range(3):
+            self.pg.query("INSERT INTO buspub.outbox (origin, topic, event_id, envelope,"
+                          " created_at) VALUES ('buspub-9', 'test.event', gen_random_uuid(),"
+                          " '\\x00', now() - interval '1 day')")
+        self.emit(1000, batch=100)
+        wait_for(lambda: self.head() == 1000, 10, "1000 events numbered")
+        seen = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            left = len(self.numbered())
+            if not seen or seen[-1] != left:
+                seen.append(left)
+            if left == 1:
+                break
+            time.sleep(0.05)
+        print(f"\n    numbered rows left as retention ran: {seen}")
+        self.assertEqual(seen[-1], 1, "pruned down to the head row")
+        self.assertEqual(self.numbered(), [1000], "the stream's head row stays")
+        between = [n for n in seen if 1 < n < 1000]
+        self.assertGreaterEqual(len(between), 2, "pruned over several ticks, not at once")
+        for n in between:
+            self.assertEqual((1000 - n) % 100, 0, f"whole batches of 100 ({seen})")
+        self.assertEqual(metric(PUB, "cs_bus_pruned_total"), 999)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM buspub.outbox"
+                                        " WHERE origin = 'buspub-9' AND seq IS NULL"), "3")
+        # fresh rows stay (younger than the retention)
+        self.emit(10)
+        wait_for(lambda: self.head() == 1010, 10, "10 fresh events numbered")
+        self.assertEqual([s for s in self.numbered() if s > 1000], list(range(1001, 1011)))
+        wait_for(lambda: self.numbered() == [1010], 15, "fresh rows aged and pruned, head kept")
+        # the head survives a restart; numbering goes on without a hole
+        pub.stop()
+        self.start("pub", retention)
+        self.emit(5)
+        wait_for(lambda: self.head() == 1015, 10, "5 more events numbered")
+        self.assertEqual([s for s in self.numbered() if s > 1010], list(range(1011, 1016)))
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM buspub.outbox WHERE"
+                                        " origin = 'buspub-0' AND seq IS NULL"), "0")
+
+    def test_a_consumer_behind_the_retention_is_not_ready_and_applies_nothing(self):
+        self.start("pub", {"CS_BUS_RETENTION_S": "2"})
+        self.emit(50, batch=10)
+        wait_for(lambda: self.numbered() == [50], 20, "pruned down to the head row")
+        sub = self.start("sub")
+
+        def not_ready_for_pruning():
+            status, body = http("GET", SUB + "/readyz")
+            if status == 503 and any("pruned" in r for r in body["reasons"]):
+                return body
+            return None
+        body = wait_for(not_ready_for_pruning, 15, "sub not ready: events pruned")
+        reason = [r for r in body["reasons"] if "pruned" in r][0]
+        self.assertIn("buspub-0", reason)
+        self.assertIn("1..49", reason)
+        # live events past the hole are not applied: nothing can prove them contiguous
+        self.emit(5)
+        wait_for(lambda: metric(PUB, "cs_bus_replay_requests_total", 'result="gone"') >= 2,
+                 20, "the consumer asked again and was told GONE again")
+        self.assertEqual(self.applied(), 0)
+        self.assertEqual(self.pg.scalar("SELECT last_seq FROM bussub.inbox_checkpoint"
+                                        " WHERE stream = 'buspub-0'"), "0")
+        self.assertEqual(http("GET", SUB + "/readyz")[0], 503)
+        with open(sub.log_path, encoding="utf-8", errors="replace") as f:
+            said = f.read().count("accept their loss")
+        self.assertEqual(said, 1, "the operator is told once what to do")
+        # the operator accepts the loss up to the kept head row; no restart needed
+        self.pg.query("UPDATE bussub.inbox_checkpoint SET last_seq = 54"
+                      " WHERE stream = 'buspub-0'")
+        self.wait_applied(1, timeout=20)
+        seqs = [int(r[0]) for r in self.pg.query("SELECT seq FROM bussub.applied ORDER BY id")]
+        self.assertEqual(seqs, [55])
+        wait_for(lambda: http("GET", SUB + "/readyz")[0] == 200, 10, "sub ready again")
+
 
 if __name__ == "__main__":
     os.makedirs(LOGS, exist_ok=True)
