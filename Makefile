@@ -29,7 +29,8 @@ LIBCS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_C)) \
              $(patsubst %.c,%.o,$(PROTO_C)) $(BUILD)/gen/bus_migrations.o
 LIBCS     := $(BUILD)/lib/libcs.a
 
-.PHONY: all deps build run test test-unit test-integration test-e2e asan demo clean fmt
+.PHONY: all deps build run test test-unit test-integration test-e2e asan demo clean fmt \
+        fuzz fuzz-binaries fuzz-corpus
 .DEFAULT_GOAL := build
 
 all: build
@@ -37,7 +38,10 @@ all: build
 deps:
 	@tools/deps
 
-build: $(LIBCS) $(foreach s,$(SERVICES),$(BUILD)/bin/cs-$(s)) $(BUILD)/bin/csctl test-binaries
+# The fuzzers come along when clang is there (make test then runs them briefly).
+HAVE_CLANG := $(shell command -v clang 2>/dev/null)
+build: $(LIBCS) $(foreach s,$(SERVICES),$(BUILD)/bin/cs-$(s)) $(BUILD)/bin/csctl test-binaries \
+       $(if $(HAVE_CLANG),fuzz-binaries)
 
 # ---- generated sources -------------------------------------------------------
 $(BUILD)/proto/.stamp: $(PROTOS)
@@ -106,6 +110,52 @@ $(foreach s,$(SERVICES),$(eval $(call UNIT_template,$(s))))
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIBCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c --------------------------------------
+# Built with clang into $(BUILD)/fuzz/ (common and generated code too, so no gcc object is
+# mixed in). `make fuzz FUZZ_SECONDS=n` runs each target n seconds on its seeds
+# (tests/fuzz/corpus/<name>/); tests/run replays the seeds and fuzzes 15 s in `make test`.
+FUZZ_SECONDS ?= 300
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -g -O1
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
+                -DCS_VERSION='"$(VERSION)"' $(FUZZ_SAN)
+FUZZ_C       := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/bin/%,$(FUZZ_C))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(COMMON_C)) \
+                $(patsubst $(BUILD)/%.c,$(FUZZ_DIR)/obj/%.o,$(PROTO_C)) \
+                $(FUZZ_DIR)/obj/gen/bus_migrations.o
+FUZZ_LIBCS   := $(FUZZ_DIR)/lib/libcs.a
+
+fuzz-binaries: $(FUZZ_BIN)
+
+$(FUZZ_DIR)/obj/proto/%.o: $(BUILD)/proto/%.c $(BUILD)/proto/.stamp
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(CPPFLAGS) -c $< -o $@
+$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(CPPFLAGS) -c $< -o $@
+$(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/proto/.stamp
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(CPPFLAGS) -c $< -o $@
+$(FUZZ_LIBCS): $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIBCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(BUILD)/proto/.stamp
+	@$(MAKE) --no-print-directory fuzz-binaries
+	@BUILD=$(BUILD) tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# Rewrite the committed seeds from proto/ (after a message changes).
+$(BUILD)/fuzz/gen_corpus: $(BUILD)/obj/tests/fuzz/gen_corpus.o $(LIBCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+fuzz-corpus: $(BUILD)/fuzz/gen_corpus
+	$(BUILD)/fuzz/gen_corpus tests/fuzz/corpus
 
 # ---- the two commands ---------------------------------------------------------------
 run: deps

@@ -113,6 +113,38 @@ static void s_count_reject(const char *why)
             why, why);
 }
 
+/* Whether m, or a message inside it, holds a field numbered 0. Protobuf has no
+   field 0, but libprotobuf-c 1.4 accepts one whose key is written in two or
+   more bytes (it checks only the first byte), keeps it as an unknown field and
+   packs it back in one byte that it then refuses: such an envelope would
+   decode here and never again. Found by tests/fuzz/fuzz_envelope. */
+static int s_has_field_zero(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        size_t n = 1;
+        ProtobufCMessage *const *subs = (ProtobufCMessage *const *)(base + f->offset);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)(base + f->quantifier_offset);
+            subs = *(ProtobufCMessage *const *const *)(base + f->offset);
+        }
+        for (size_t j = 0; j < n; j++)
+            if (subs[j] && s_has_field_zero(subs[j]))
+                return 1;
+    }
+    return 0;
+}
+
 Cs__Envelope *cs_envelope_decode(const uint8_t *data, size_t len, size_t max_bytes,
                                  const char **why)
 {
@@ -121,6 +153,10 @@ Cs__Envelope *cs_envelope_decode(const uint8_t *data, size_t len, size_t max_byt
         return NULL;
     }
     Cs__Envelope *env = cs__envelope__unpack(NULL, len, data);
+    if (env && s_has_field_zero(&env->base)) {
+        cs__envelope__free_unpacked(env, NULL);
+        env = NULL;
+    }
     if (!env) {
         *why = "undecodable";
         return NULL;

@@ -1,0 +1,4 @@
+intake-0
+$6f1c2a9e-0b7d-4c1e-9a55-2d3e4f5a6b7c €Ðê¶·3*complaint.opened2
+trace-00018‚
+cc-1"openedRen
