@@ -29,8 +29,8 @@ LIBCS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_C)) \
              $(patsubst %.c,%.o,$(PROTO_C)) $(BUILD)/gen/bus_migrations.o
 LIBCS     := $(BUILD)/lib/libcs.a
 
-.PHONY: all deps build run test test-unit test-integration test-e2e asan demo clean fmt \
-        fuzz fuzz-binaries fuzz-corpus
+.PHONY: all deps build run test test-fault test-unit test-integration test-e2e asan demo clean \
+        fmt fuzz fuzz-binaries fuzz-corpus
 .DEFAULT_GOAL := build
 
 all: build
@@ -165,6 +165,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) tests/run
+
+# the fault test alone, ten minutes of load (make test runs a short one)
+test-fault: deps
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) FAULT_SECONDS=600 TESTS=fault/ tests/run
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 build

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "lib"))
 from harness import BUILD, Postgres, Service, http, wait_for  # noqa: E402
 
-OFF = 30000
+OFF = 24000  # 31100..31602, SMTP 26525: below the ephemeral port range
 INTAKE = f"http://127.0.0.1:{7100 + OFF}"
 DISPATCH = f"http://127.0.0.1:{7200 + OFF}"
 SMTP_PORT = 2525 + OFF
