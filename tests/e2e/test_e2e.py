@@ -19,8 +19,8 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (BASES, BUILD, ROOT, SERVICES, Postgres, Service, http,  # noqa: E402
-                     main, wait_for)
+from harness import (BUILD, ROOT, SERVICES, Postgres, Service, http,  # noqa: E402
+                     main, service_url, stack_env, wait_for)
 
 OFFSET = 20000
 PG_PORT = 55432
@@ -31,7 +31,7 @@ CORPUS = os.environ.get("CS_MAIL_CORPUS",
 
 
 def url(service, path):
-    return f"http://127.0.0.1:{BASES[service] + OFFSET}{path}"
+    return service_url(OFFSET, service, path)
 
 
 class EndToEnd(unittest.TestCase):
@@ -49,12 +49,7 @@ class EndToEnd(unittest.TestCase):
     def start_all(cls):
         cls.pg = Postgres("e2e", PG_PORT)
         cls.pg.start(SERVICES)
-        env = dict(os.environ, CS_DB_URL=cls.pg.conninfo(), CS_NOTIFY_MAILDIR=MAILDIR,
-                   CS_INTAKE_SMTP_PORT=str(2525 + OFFSET),
-                   CS_SURVEY_PUBLIC_URL=url("survey", ""))
-        for s in SERVICES:
-            for key, delta in (("HTTP_PORT", 0), ("PUB_PORT", 1), ("REPLAY_PORT", 2)):
-                env[f"CS_{s.upper()}_{key}"] = str(BASES[s] + OFFSET + delta)
+        env = stack_env(cls.pg, OFFSET, MAILDIR)
         for s in SERVICES:
             p = Service(s, [os.path.join(BUILD, "bin", f"cs-{s}")], env,
                         os.path.join(VAR, f"{s}.log"))

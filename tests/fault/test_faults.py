@@ -30,7 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BASES, BUILD, SERVICES, Postgres, Service, http,  # noqa: E402
-                     main, wait_for)
+                     main, service_url, stack_env, wait_for)
 
 OFFSET = 23000  # 30100..30602 and SMTP 25525: below the ephemeral port range (32768+)
 PG_PORT = 55442
@@ -54,7 +54,7 @@ SUBJECTS = [
 
 
 def url(service, path):
-    return f"http://127.0.0.1:{BASES[service] + OFFSET}{path}"
+    return service_url(OFFSET, service, path)
 
 
 def ports(service):
@@ -134,12 +134,7 @@ class Faults(unittest.TestCase):
     def start_all(cls):
         cls.pg = Postgres("fault", PG_PORT)
         cls.pg.start(SERVICES)
-        env = dict(os.environ, CS_DB_URL=cls.pg.conninfo(), CS_NOTIFY_MAILDIR=MAILDIR,
-                   CS_INTAKE_SMTP_PORT=str(2525 + OFFSET),
-                   CS_SURVEY_PUBLIC_URL=url("survey", ""))
-        for s in SERVICES:
-            for key, delta in (("HTTP_PORT", 0), ("PUB_PORT", 1), ("REPLAY_PORT", 2)):
-                env[f"CS_{s.upper()}_{key}"] = str(BASES[s] + OFFSET + delta)
+        env = stack_env(cls.pg, OFFSET, MAILDIR)
         os.makedirs(VAR, exist_ok=True)
         for s in SERVICES:
             p = Service(s, [os.path.join(BUILD, "bin", f"cs-{s}")], env,

@@ -102,6 +102,24 @@ class Service:
         return self.proc is not None and self.proc.poll() is None
 
 
+def service_url(offset, service, path=""):
+    """URL of a service of a test stack whose ports are moved by offset."""
+    return f"http://127.0.0.1:{BASES[service] + offset}{path}"
+
+
+def stack_env(pg, offset, maildir, **extra):
+    """Environment for all six services on one PostgreSQL, every port moved by
+    offset (HTTP, PUB, replay, and intake's SMTP), letters into maildir."""
+    env = dict(os.environ, CS_DB_URL=pg.conninfo(), CS_NOTIFY_MAILDIR=maildir,
+               CS_INTAKE_SMTP_PORT=str(2525 + offset),
+               CS_SURVEY_PUBLIC_URL=service_url(offset, "survey"))
+    for s in SERVICES:
+        for key, delta in (("HTTP_PORT", 0), ("PUB_PORT", 1), ("REPLAY_PORT", 2)):
+            env[f"CS_{s.upper()}_{key}"] = str(BASES[s] + offset + delta)
+    env.update(extra)
+    return env
+
+
 def http(method, url, body=None, headers=None, timeout=10):
     """(status, parsed JSON or text) for one request."""
     data = None
