@@ -15,12 +15,11 @@ import smtplib
 import subprocess
 import sys
 import time
-import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BUILD, ROOT, SERVICES, Postgres, Service, http,  # noqa: E402
-                     main, service_url, stack_env, wait_for)
+                     main, service_url, stack_env, StackTestCase, wait_for)
 
 OFFSET = 20000
 PG_PORT = 55432
@@ -34,17 +33,7 @@ def url(service, path):
     return service_url(OFFSET, service, path)
 
 
-class EndToEnd(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.procs = {}
-        cls.pg = None
-        try:
-            cls.start_all()
-        except BaseException:
-            cls.tearDownClass()  # unittest does not call it when setUpClass fails
-            raise
-
+class EndToEnd(StackTestCase):
     @classmethod
     def start_all(cls):
         cls.pg = Postgres("e2e", PG_PORT)
@@ -57,13 +46,6 @@ class EndToEnd(unittest.TestCase):
             cls.procs[s] = p
         for s in SERVICES:
             wait_for(lambda: http("GET", url(s, "/readyz"))[0] == 200, 60, f"{s} ready")
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.procs.values():
-            p.stop()
-        if cls.pg:
-            cls.pg.stop()
 
     def assert_all_alive(self):
         for s, p in self.procs.items():

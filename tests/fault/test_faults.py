@@ -26,11 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BASES, BUILD, SERVICES, Postgres, Service, http,  # noqa: E402
-                     main, service_url, stack_env, wait_for)
+                     main, service_url, stack_env, StackTestCase, wait_for)
 
 OFFSET = 23000  # 30100..30602 and SMTP 25525: below the ephemeral port range (32768+)
 PG_PORT = 55442
@@ -119,17 +118,7 @@ class Ledger:
                 self.conflicts.append((ext, old, number))
 
 
-class Faults(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.procs = {}
-        cls.pg = None
-        try:
-            cls.start_all()
-        except BaseException:
-            cls.tearDownClass()  # unittest does not call it when setUpClass fails
-            raise
-
+class Faults(StackTestCase):
     @classmethod
     def start_all(cls):
         cls.pg = Postgres("fault", PG_PORT)
@@ -148,13 +137,6 @@ class Faults(unittest.TestCase):
                     start(cls.procs[s])
                 return http("GET", url(s, "/readyz"))[0] == 200
             wait_for(ready, 60, f"{s} ready")
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.procs.values():
-            p.stop()
-        if cls.pg:
-            cls.pg.stop()
 
     # ---- the load ----------------------------------------------------------------------
 

@@ -120,6 +120,33 @@ def stack_env(pg, offset, maildir, **extra):
     return env
 
 
+class StackTestCase(unittest.TestCase):
+    """A test class that starts a PostgreSQL and services once (start_all,
+    filling cls.pg and cls.procs) and always stops them — also when start_all
+    fails half-way, where unittest itself would not call tearDownClass."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = {}
+        cls.pg = None
+        try:
+            cls.start_all()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_all(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.procs.values():
+            p.stop()
+        if cls.pg:
+            cls.pg.stop()
+
+
 def http(method, url, body=None, headers=None, timeout=10):
     """(status, parsed JSON or text) for one request."""
     data = None
