@@ -30,6 +30,7 @@ LIBCS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_C)) \
 LIBCS     := $(BUILD)/lib/libcs.a
 
 .PHONY: all deps build run test test-fault test-unit test-integration test-e2e asan demo clean \
+        bench-binaries \
         fmt fuzz fuzz-binaries fuzz-corpus
 .DEFAULT_GOAL := build
 
@@ -41,6 +42,7 @@ deps:
 # The fuzzers come along when clang is there (make test then runs them briefly).
 HAVE_CLANG := $(shell command -v clang 2>/dev/null)
 build: $(LIBCS) $(foreach s,$(SERVICES),$(BUILD)/bin/cs-$(s)) $(BUILD)/bin/csctl test-binaries \
+       bench-binaries \
        $(if $(HAVE_CLANG),fuzz-binaries)
 
 # ---- generated sources -------------------------------------------------------
@@ -108,6 +110,13 @@ $(BUILD)/tests/unit/$(1)/%: $(BUILD)/obj/tests/unit/$(1)/%.o $(BUILD)/lib/$(1).a
 endef
 $(foreach s,$(SERVICES),$(eval $(call UNIT_template,$(s))))
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIBCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- benchmarks: bench/*.c -> build/bench/<name> (bench/*.py run them) ----------------------
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+bench-binaries: $(BENCH_BIN)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -20,7 +20,9 @@
 #include "cs_log.h"
 #include "cs_metrics.h"
 
-#define RELAY_BATCH 500
+#define RELAY_BATCH_DEFAULT 500  /* CS_BUS_RELAY_BATCH: events numbered per relay transaction */
+#define APPLY_BATCH_DEFAULT 200  /* CS_BUS_APPLY_BATCH: events applied per consumer transaction */
+#define APPLY_BATCH_CEILING 1000
 #define REPLAY_MAX_EVENTS 500
 #define REPLAY_TIMEOUT_MS 3000
 #define REPLAY_MAX_BYTES (8u << 20)
@@ -195,6 +197,117 @@ const char *cs_bus_origin(void)
     return s_origin;
 }
 
+/* ---- the events of a transaction, written at its end ------------------------------ */
+
+/* cs_bus_emit() packs each event at once (a size error is the caller's at
+   once) and keeps it with its handle's transaction; just before COMMIT all of
+   them go to bus_pending in one statement, as three arrays in PostgreSQL's
+   binary array format: one round trip and one statement per transaction
+   instead of one per event. Above EMIT_FLUSH_BYTES they are written early,
+   within the transaction. */
+#define EMIT_FLUSH_BYTES (4u << 20)
+#define OID_BYTEA 17
+#define OID_TEXT 25
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} bytes_t;
+
+typedef struct {
+    uint32_t count;
+    bytes_t topics, ids, envelopes; /* array element bodies: [int32 length][bytes] … */
+} emit_batch_t;
+
+static int s_bytes_put(bytes_t *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static int s_bytes_put_u32(bytes_t *b, uint32_t v)
+{
+    uint32_t be = htonl(v);
+    return s_bytes_put(b, &be, 4);
+}
+
+static int s_element(bytes_t *b, const void *data, size_t len)
+{
+    return s_bytes_put_u32(b, (uint32_t)len) < 0 || s_bytes_put(b, data, len) < 0 ? -1 : 0;
+}
+
+/* One-dimensional array of count elements of type oid, lower bound 1. */
+static int s_array(bytes_t *out, uint32_t oid, uint32_t count, const bytes_t *body)
+{
+    out->len = 0;
+    return s_bytes_put_u32(out, 1) < 0 || s_bytes_put_u32(out, 0) < 0 ||
+                   s_bytes_put_u32(out, oid) < 0 || s_bytes_put_u32(out, count) < 0 ||
+                   s_bytes_put_u32(out, 1) < 0 || s_bytes_put(out, body->data, body->len) < 0
+               ? -1
+               : 0;
+}
+
+static void s_batch_clear(void *slot)
+{
+    emit_batch_t *b = slot;
+    b->count = 0;
+    b->topics.len = b->ids.len = b->envelopes.len = 0;
+}
+
+static void s_batch_free(void *slot)
+{
+    emit_batch_t *b = slot;
+    free(b->topics.data);
+    free(b->ids.data);
+    free(b->envelopes.data);
+    free(b);
+}
+
+static int s_batch_flush(cs_db_t *db, void *slot)
+{
+    emit_batch_t *b = slot;
+    if (b->count == 0)
+        return 0;
+    bytes_t arr[3] = {{0}};
+    int rc = -1;
+    if (s_array(&arr[0], OID_TEXT, b->count, &b->topics) < 0 ||
+        s_array(&arr[1], OID_TEXT, b->count, &b->ids) < 0 ||
+        s_array(&arr[2], OID_BYTEA, b->count, &b->envelopes) < 0)
+        goto out;
+    const char *params[] = {s_origin, (const char *)arr[0].data, (const char *)arr[1].data,
+                            (const char *)arr[2].data};
+    int lengths[] = {0, (int)arr[0].len, (int)arr[1].len, (int)arr[2].len};
+    int formats[] = {0, 1, 1, 1};
+    int64_t n = cs_db_cmd_bin(db,
+                              "INSERT INTO bus_pending (origin, topic, event_id, envelope)"
+                              " SELECT $1, t, e::uuid, v"
+                              " FROM unnest($2::text[], $3::text[], $4::bytea[])"
+                              "      WITH ORDINALITY AS u(t, e, v, o) ORDER BY o",
+                              4, params, lengths, formats);
+    if (n == (int64_t)b->count)
+        rc = 0;
+    else if (n >= 0)
+        cs_error("bus: %" PRId64 " of %u events written to the outbox", n, b->count);
+out:
+    if (rc < 0)
+        cs_db_set_failed(db); /* the events are gone from memory: no commit without them */
+    for (int i = 0; i < 3; i++)
+        free(arr[i].data);
+    s_batch_clear(b);
+    return rc;
+}
+
 int cs_bus_emit(cs_db_t *db, const char *type, Cs__Envelope *env)
 {
     assert(cs_db_in_tx(db));
@@ -213,6 +326,7 @@ int cs_bus_emit(cs_db_t *db, const char *type, Cs__Envelope *env)
     env->sequence = 0;
     assert(cs_bus_type_body(type) == env->body_case);
 
+    int rc = -1;
     size_t len = cs__envelope__get_packed_size(env);
     if (len > s_max_bytes) {
         /* Consumers would refuse it: better the unit of work fails here, loudly,
@@ -220,28 +334,39 @@ int cs_bus_emit(cs_db_t *db, const char *type, Cs__Envelope *env)
         cs_error("bus: %s event of %zu bytes is above the limit of %zu; not emitted", type, len,
                  s_max_bytes);
         cs_counter_add("cs_bus_emit_refused_total", "", 1);
-        return -1;
+        goto out;
     }
+    void **slot = cs_db_deferred(db);
+    if (!*slot) {
+        cs_db_set_deferred_ops(s_batch_flush, s_batch_clear, s_batch_free);
+        *slot = calloc(1, sizeof(emit_batch_t));
+        if (!*slot)
+            goto out;
+    }
+    emit_batch_t *b = *slot;
     uint8_t stackbuf[4096];
     uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
     if (!buf)
-        return -1;
+        goto out;
     cs__envelope__pack(env, buf);
-    const char *params[] = {s_origin, type, env->event_id, (const char *)buf};
-    int lengths[] = {0, 0, 0, (int)len};
-    int formats[] = {0, 0, 0, 1};
-    PGresult *r = cs_db_exec_bin(db,
-                                 "INSERT INTO outbox (origin, topic, event_id, envelope)"
-                                 " VALUES ($1, $2, $3, $4)",
-                                 4, params, lengths, formats, 0);
+    int put = s_element(&b->topics, type, strlen(type)) == 0 &&
+              s_element(&b->ids, env->event_id, strlen(env->event_id)) == 0 &&
+              s_element(&b->envelopes, buf, len) == 0;
     if (buf != stackbuf)
         free(buf);
+    if (!put) {
+        /* the three arrays would no longer line up: the transaction cannot commit */
+        s_batch_clear(b);
+        cs_db_set_failed(db);
+        goto out;
+    }
+    b->count++;
+    cs_db_wake_on_commit(db);
+    rc = b->envelopes.len >= EMIT_FLUSH_BYTES ? s_batch_flush(db, b) : 0;
+out:
     if (env->event_id == event_id)
         env->event_id = NULL;
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---- publisher ------------------------------------------------------------------ */
@@ -255,12 +380,61 @@ struct cs_publisher {
     uint64_t head;
     uint64_t backlog;
     int relay_locked;
-    int listening;
     int64_t started_at_ms;
     int64_t next_lock_try_ms;
     int64_t retention_s; /* numbered rows older than this are pruned; 0 keeps all */
     int64_t prune_batch; /* rows per pruning transaction */
+    int64_t relay_batch; /* events numbered per relay transaction */
+    char relay_sql[1600];
+    int64_t low;         /* the low-water mark (s_relay_sql); 0 until known */
+    int64_t low_saved;   /* as last written to bus_stream.low_id */
+    int64_t cand_id;     /* a candidate low: the last id taken (L), -1 if none */
+    int64_t cand_xid;    /* … and an xid taken after reading it (X) */
 };
+
+/* The relay's statement, with the batch size written in (a prepared
+   statement with LIMIT $n gets a generic plan that expects many rows).
+
+   The relay's low-water mark. Pending rows are deleted as they are
+   numbered, and a scan from the bottom of the (origin, id) key would step
+   over every dead row until vacuum: the scan starts above low instead, an id
+   at or below which every pending row is numbered or was never committed.
+   A row can commit out of id order, so low only moves when that is proven.
+   Every id is taken after its transaction got an xid (bus_next_id). The
+   relay reads the last id taken, L, and in the same statement takes an xid
+   of its own, X: every transaction that took an id <= L has an xid below X.
+   Once a later numbering statement's snapshot has xmin > X, all of them have
+   ended (a running xid below X would hold xmin at or below it), so that
+   statement saw every committed row up to L: when it numbered all it saw
+   (fewer than a batch), low moves to L; else to the last id it numbered, if
+   lower. (A snapshot's xmax would not do for X: it is one past the last
+   *completed* xid, and a running transaction may already hold a higher one.) */
+static void s_relay_sql(cs_publisher_t *self)
+{
+    snprintf(self->relay_sql, sizeof(self->relay_sql),
+             "WITH pick AS ("
+             "   SELECT id FROM bus_pending WHERE origin = $1 AND id > $3::bigint"
+             "   ORDER BY id LIMIT %" PRId64 "),"
+             " moved AS ("
+             "   DELETE FROM bus_pending p USING pick"
+             "   WHERE p.origin = $1 AND p.id = pick.id"
+             "   RETURNING p.id, p.topic, p.event_id, p.envelope, p.created_at),"
+             " logged AS ("
+             "   INSERT INTO bus_log (origin, seq, id, topic, event_id, envelope, created_at)"
+             "   SELECT $1, $2::bigint + row_number() OVER (ORDER BY id), id, topic, event_id,"
+             "          envelope, created_at FROM moved"
+             "   RETURNING seq, id, topic, envelope),"
+             " head AS ("
+             "   UPDATE bus_stream SET head = head + (SELECT count(*) FROM moved),"
+             "          updated_at = now()"
+             "   WHERE stream = $1 AND head = $2::bigint AND EXISTS (SELECT 1 FROM moved)"
+             "   RETURNING head)"
+             " SELECT -1::bigint, NULL::text, NULL::bytea, (SELECT head FROM head),"
+             "        pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+             " UNION ALL"
+             " SELECT seq, topic, envelope, id, NULL FROM logged",
+             self->relay_batch);
+}
 
 static int s_fault_exit_after_commit;
 
@@ -274,6 +448,7 @@ cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const 
     snprintf(self->service, sizeof(self->service), "%s", service);
     snprintf(self->stream, sizeof(self->stream), "%s", stream);
     self->db = db;
+    self->cand_id = -1;
     self->started_at_ms = cs_now_ms();
     self->pub = zsock_new(ZMQ_PUB);
     self->replay = zsock_new(ZMQ_ROUTER);
@@ -287,8 +462,10 @@ cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const 
     zsock_set_sndhwm(self->pub, (int)hwm);
     if (cs_env_int("CS_BUS_RETENTION_S", CS_BUS_DEFAULT_RETENTION_S, 0, INT32_MAX,
                    &self->retention_s) < 0 ||
-        cs_env_int("CS_BUS_PRUNE_BATCH", 1000, 1, 100000, &self->prune_batch) < 0)
+        cs_env_int("CS_BUS_PRUNE_BATCH", 1000, 1, 100000, &self->prune_batch) < 0 ||
+        cs_env_int("CS_BUS_RELAY_BATCH", RELAY_BATCH_DEFAULT, 1, 10000, &self->relay_batch) < 0)
         goto fail;
+    s_relay_sql(self);
     zsock_set_linger(self->pub, 1000);
     zsock_set_linger(self->replay, 0);
     zsock_set_router_mandatory(self->replay, 0);
@@ -346,7 +523,7 @@ int cs_publisher_is_relay(cs_publisher_t *self)
 void cs_publisher_reset(cs_publisher_t *self)
 {
     self->relay_locked = 0;
-    self->listening = 0;
+    self->cand_id = -1;
 }
 
 /* One relay per stream: a session advisory lock on the publisher's
@@ -370,16 +547,17 @@ static int s_take_relay_lock(cs_publisher_t *self)
         cs_warn("bus: another relay holds stream %s; not publishing", self->stream);
         return -1;
     }
-    r = cs_db_exec(self->db, "SELECT head FROM bus_stream WHERE stream = $1", 1, p);
+    r = cs_db_exec(self->db,
+                   "INSERT INTO bus_stream (stream) VALUES ($1)"
+                   " ON CONFLICT (stream) DO UPDATE SET stream = EXCLUDED.stream"
+                   " RETURNING head, low_id",
+                   1, p);
     if (!r)
         return -1;
-    self->head = PQntuples(r) ? (uint64_t)cs_db_get_i64(r, 0, 0) : 0;
+    self->head = (uint64_t)cs_db_get_i64(r, 0, 0);
+    self->low = self->low_saved = cs_db_get_i64(r, 0, 1);
+    self->cand_id = -1;
     PQclear(r);
-    if (!self->listening) {
-        PGresult *l = PQexec(cs_db_conn(self->db), "LISTEN cs_outbox");
-        self->listening = l && PQresultStatus(l) == PGRES_COMMAND_OK;
-        PQclear(l);
-    }
     self->relay_locked = 1;
     cs_info("bus: relay for stream %s active, head %" PRIu64, self->stream, self->head);
     return 0;
@@ -422,13 +600,16 @@ static int s_cmp_seq(const void *a, const void *b)
 
 static void s_publish_rows(cs_publisher_t *self, PGresult *r)
 {
-    int rows = PQntuples(r);
-    seq_row_t *order = malloc(sizeof(*order) * (size_t)rows);
+    int all = PQntuples(r), rows = 0;
+    seq_row_t *order = malloc(sizeof(*order) * (size_t)(all ? all : 1));
     if (!order)
         return; /* consumers repair from replay */
-    for (int i = 0; i < rows; i++) {
-        order[i].seq = s_be64(PQgetvalue(r, i, 0));
-        order[i].row = i;
+    for (int i = 0; i < all; i++) {
+        uint64_t seq = s_be64(PQgetvalue(r, i, 0));
+        if (seq == UINT64_MAX)
+            continue; /* the relay statement's own row (seq -1) */
+        order[rows].seq = seq;
+        order[rows++].row = i;
     }
     qsort(order, (size_t)rows, sizeof(*order), s_cmp_seq);
     for (int i = 0; i < rows; i++) {
@@ -447,59 +628,105 @@ static void s_publish_rows(cs_publisher_t *self, PGresult *r)
     cs_counter_add("cs_bus_published_total", "", rows);
 }
 
+/* One relay transaction: move up to relay_batch pending events above the
+   low-water mark, in id order, into the log under the next sequence numbers,
+   and move the head — one statement. The head in memory is the truth while
+   this relay holds the stream's lock (loaded when it was taken, and again
+   after any failure); the statement checks it against bus_stream all the
+   same. The first row of the answer carries the new head and the
+   statement's snapshot bounds (seq -1); the others are the events. */
 int cs_publisher_relay(cs_publisher_t *self)
 {
     if (s_take_relay_lock(self) < 0)
         return 0;
-    /* Drain wake-ups; the query below is the truth. */
-    PGconn *conn = cs_db_conn(self->db);
-    PQconsumeInput(conn);
-    PGnotify *n;
-    while ((n = PQnotifies(conn)))
-        PQfreemem(n);
-
+    int64_t last_id = -1, last_xid = 0;
+    if (self->cand_id < 0) {
+        /* L, read before the numbering statement takes its snapshot */
+        /* L, and an xid taken after it (the sequence row is read by the
+           scan, before the target list asks for an xid): every transaction
+           that took an id <= L had its xid already, below this one. */
+        PGresult *l = cs_db_exec(self->db,
+                                 "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1"
+                                 " END, pg_current_xact_id()::text::bigint FROM bus_pending_id_seq",
+                                 0, NULL);
+        if (!l)
+            return -1;
+        last_id = cs_db_get_i64(l, 0, 0);
+        last_xid = cs_db_get_i64(l, 0, 1);
+        PQclear(l);
+    }
     if (cs_db_begin(self->db) < 0)
         return -1;
-    char headbuf[24], batchbuf[24], newhead[24];
-    const char *p1[] = {self->stream};
-    PGresult *r = cs_db_exec(self->db,
-                             "INSERT INTO bus_stream (stream) VALUES ($1)"
-                             " ON CONFLICT (stream) DO UPDATE SET stream = EXCLUDED.stream"
-                             " RETURNING head",
-                             1, p1);
+    /* The pending table's statistics are always stale (it fills and empties
+       faster than ANALYZE runs): told it holds a few hundred rows, the planner
+       would collect and sort every pending row for the next batch. Only the
+       ordered walk of the (origin, id) key stays cheap at any backlog. */
+    PGresult *set = PQexec(cs_db_conn(self->db),
+                           "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off");
+    int set_ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+    PQclear(set);
+    if (!set_ok)
+        goto fail;
+    char headbuf[24], lowbuf[24];
+    const char *p[] = {self->stream, cs_db_i64(headbuf, (int64_t)self->head),
+                       cs_db_i64(lowbuf, self->low)};
+    PGresult *r = cs_db_exec_bin(self->db, self->relay_sql, 3, p, NULL, NULL, 1);
     if (!r)
         goto fail;
-    uint64_t head = (uint64_t)cs_db_get_i64(r, 0, 0);
-    PQclear(r);
-    const char *p2[] = {self->stream, cs_db_i64(headbuf, (int64_t)head),
-                        cs_db_i64(batchbuf, RELAY_BATCH)};
-    r = cs_db_exec_bin(self->db,
-                       "UPDATE outbox o SET seq = n.seq"
-                       " FROM (SELECT id, $2::bigint + row_number() OVER (ORDER BY id) AS seq"
-                       "       FROM (SELECT id FROM outbox WHERE origin = $1 AND seq IS NULL"
-                       "             ORDER BY id LIMIT $3 FOR UPDATE) b) n"
-                       " WHERE o.id = n.id RETURNING o.seq, o.topic, o.envelope",
-                       3, p2, NULL, NULL, 1);
-    if (!r)
+    int meta = -1, rows = 0;
+    int64_t top_id = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if ((int64_t)s_be64(PQgetvalue(r, i, 0)) == -1) {
+            meta = i;
+            continue;
+        }
+        rows++;
+        int64_t id = (int64_t)s_be64(PQgetvalue(r, i, 3));
+        if (id > top_id)
+            top_id = id;
+    }
+    if (meta < 0 || PQgetisnull(r, meta, 4)) {
+        cs_error("bus: relay statement of %s answered without its snapshot row", self->stream);
+        PQclear(r);
         goto fail;
-    int rows = PQntuples(r);
+    }
+    int64_t xmin = (int64_t)s_be64(PQgetvalue(r, meta, 4));
+    /* Where low may go once this transaction is settled. */
+    int64_t new_low = self->low;
+    int resolved = self->cand_id >= 0 && xmin > self->cand_xid;
+    if (resolved) {
+        int64_t upto = rows < self->relay_batch ? self->cand_id
+                       : top_id < self->cand_id   ? top_id
+                                                  : self->cand_id;
+        if (upto > new_low)
+            new_low = upto;
+    }
     if (rows == 0) {
         PQclear(r);
         cs_db_rollback(self->db);
-        self->head = head;
-        return 0;
+        goto settled;
     }
-    const char *p3[] = {self->stream, cs_db_i64(newhead, (int64_t)(head + (uint64_t)rows))};
-    if (cs_db_cmd(self->db, "UPDATE bus_stream SET head = $2, updated_at = now() WHERE stream = $1",
-                  2, p3) < 0) {
+    if (PQgetisnull(r, meta, 3) ||
+        s_be64(PQgetvalue(r, meta, 3)) != self->head + (uint64_t)rows) {
+        /* bus_stream says otherwise: someone moved the head by hand, or a
+           second relay got in. Take the lock and the head afresh. */
+        cs_error("bus: head of stream %s is not %" PRIu64 " as this relay believed; re-reading",
+                 self->stream, self->head);
         PQclear(r);
-        goto fail;
+        cs_db_rollback(self->db);
+        PGresult *u = cs_db_exec(self->db,
+                                 "SELECT pg_advisory_unlock(hashtext('relay:' || $1))", 1,
+                                 (const char *[]){self->stream});
+        PQclear(u);
+        cs_publisher_reset(self);
+        return -1;
     }
     if (cs_db_commit(self->db) < 0) {
         PQclear(r);
+        cs_publisher_reset(self); /* outcome unknown: re-read head and low */
         return -1;
     }
-    self->head = head + (uint64_t)rows;
+    self->head += (uint64_t)rows;
     /* Committed: a crash from here on loses only the live copy, which
        consumers repair from the replay socket. CS_FAULT=relay_exit_after_commit
        makes exactly that crash happen, for the fault tests. */
@@ -509,6 +736,15 @@ int cs_publisher_relay(cs_publisher_t *self)
     }
     s_publish_rows(self, r);
     PQclear(r);
+settled:
+    /* Only now — the rows below new_low are numbered for good. */
+    self->low = new_low;
+    if (resolved)
+        self->cand_id = -1;
+    else if (self->cand_id < 0) {
+        self->cand_id = last_id;
+        self->cand_xid = last_xid;
+    }
     return rows;
 fail:
     cs_db_rollback(self->db);
@@ -519,22 +755,22 @@ fail:
    retention, taken from the bottom of the stream in sequence order and
    stopping at the first row still young, so that what stays is always one
    contiguous range ending at the head (replay answers GONE below it, never
-   a hole in the middle). The head row itself always stays. The (origin, seq)
-   unique index serves the scan; unnumbered rows are never touched. */
+   a hole in the middle). The head row itself always stays. bus_log's
+   (origin, seq) key serves the scan; pending events are never touched. */
 static int64_t s_prune_batch(cs_publisher_t *self)
 {
     char rb[24], bb[24];
     const char *p[] = {self->stream, cs_db_i64(rb, self->retention_s),
                        cs_db_i64(bb, self->prune_batch)};
     return cs_db_cmd(self->db,
-                     "WITH b AS (SELECT id, seq, created_at FROM outbox"
-                     "           WHERE origin = $1 AND seq IS NOT NULL"
+                     "WITH b AS (SELECT seq, created_at FROM bus_log"
+                     "           WHERE origin = $1"
                      "             AND seq < (SELECT head FROM bus_stream WHERE stream = $1)"
                      "           ORDER BY seq LIMIT $3),"
                      " young AS (SELECT min(seq) AS seq FROM b"
                      "           WHERE created_at >= now() - $2::bigint * interval '1 second')"
-                     " DELETE FROM outbox o USING b"
-                     " WHERE o.id = b.id"
+                     " DELETE FROM bus_log l USING b"
+                     " WHERE l.origin = $1 AND l.seq = b.seq"
                      "   AND b.seq < coalesce((SELECT seq FROM young), 9223372036854775807)",
                      3, p);
 }
@@ -642,7 +878,7 @@ void cs_publisher_on_replay(cs_publisher_t *self)
     const char *p[] = {self->stream, cs_db_i64(fb, (int64_t)req->from_seq),
                        cs_db_i64(tb, (int64_t)to), cs_db_i64(mb, max)};
     PGresult *r = cs_db_exec_bin(self->db,
-                                 "SELECT seq, envelope FROM outbox"
+                                 "SELECT seq, envelope FROM bus_log"
                                  " WHERE origin = $1 AND seq >= $2 AND seq <= $3"
                                  " ORDER BY seq LIMIT $4",
                                  4, p, NULL, NULL, 1);
@@ -680,8 +916,17 @@ out:
 void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t lag)
 {
     const char *p[] = {self->stream};
+    if (self->relay_locked && self->low > self->low_saved) {
+        /* Lagging behind memory is safe (a lower mark only scans more). */
+        char lb[24];
+        const char *pl[] = {self->stream, cs_db_i64(lb, self->low)};
+        if (cs_db_cmd(self->db,
+                      "UPDATE bus_stream SET low_id = $2 WHERE stream = $1 AND low_id < $2", 2,
+                      pl) >= 0)
+            self->low_saved = self->low;
+    }
     PGresult *r = cs_db_exec(self->db,
-                             "SELECT count(*) FROM outbox WHERE origin = $1 AND seq IS NULL", 1,
+                             "SELECT count(*) FROM bus_pending WHERE origin = $1", 1,
                              p);
     if (r) {
         self->backlog = (uint64_t)cs_db_get_i64(r, 0, 0);
@@ -729,7 +974,8 @@ void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t l
 
 typedef struct {
     char type[64];
-    cs_event_fn *fn;
+    cs_event_fn *fn;       /* one event, or */
+    cs_events_fn *batch_fn; /* a run of consecutive events of this type */
     void *ctx;
 } handler_t;
 
@@ -764,6 +1010,8 @@ struct cs_consumer {
     handler_t handlers[MAX_HANDLERS];
     size_t nhandlers;
     int64_t next_flush;
+    size_t apply_batch;  /* most events applied in one transaction */
+    Cs__Envelope **run;  /* the run of consecutive events being gathered */
 };
 
 cs_consumer_t *cs_consumer_new(cs_db_t *db, size_t max_bytes)
@@ -773,6 +1021,17 @@ cs_consumer_t *cs_consumer_new(cs_db_t *db, size_t max_bytes)
         return NULL;
     self->db = db;
     self->max_bytes = max_bytes ? max_bytes : CS_BUS_DEFAULT_MAX_BYTES;
+    int64_t batch;
+    if (cs_env_int("CS_BUS_APPLY_BATCH", APPLY_BATCH_DEFAULT, 1, APPLY_BATCH_CEILING, &batch) < 0) {
+        free(self);
+        return NULL;
+    }
+    self->apply_batch = (size_t)batch;
+    self->run = calloc(self->apply_batch, sizeof(*self->run));
+    if (!self->run) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -786,6 +1045,7 @@ void cs_consumer_destroy(cs_consumer_t **self_p)
         zsock_destroy(&self->peers[i].dealer);
     }
     free(self->peers);
+    free(self->run);
     free(self);
     *self_p = NULL;
 }
@@ -843,6 +1103,35 @@ void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void
     snprintf(h->type, sizeof(h->type), "%s", type);
     h->fn = fn;
     h->ctx = ctx;
+}
+
+void cs_consumer_on_batch(cs_consumer_t *self, const char *type, cs_events_fn *fn, void *ctx)
+{
+    assert(self->nhandlers < MAX_HANDLERS);
+    handler_t *h = &self->handlers[self->nhandlers++];
+    snprintf(h->type, sizeof(h->type), "%s", type);
+    h->batch_fn = fn;
+    h->ctx = ctx;
+}
+
+/* Run the handler on envs[0..n), all of its type: a batch handler takes them
+   at once, an event handler one after the other. -1 as soon as one fails. */
+static int s_call(const handler_t *h, cs_db_t *db, const Cs__Envelope *const *envs, size_t n)
+{
+    if (h->batch_fn) {
+        cs_log_set_trace(envs[0]->trace_id);
+        int rc = h->batch_fn(db, envs, n, h->ctx);
+        cs_log_set_trace("");
+        return rc < 0 ? -1 : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cs_log_set_trace(envs[i]->trace_id);
+        int rc = h->fn(db, envs[i], h->ctx);
+        cs_log_set_trace("");
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 size_t cs_consumer_socket_count(cs_consumer_t *self)
@@ -947,7 +1236,7 @@ static int s_apply(cs_consumer_t *self, peer_t *p, const Cs__Envelope *env)
         }
         goto fail_quiet;
     }
-    int rc = h->fn(self->db, env, h->ctx);
+    int rc = s_call(h, self->db, &env, 1);
     if (rc < 0) {
         cs_db_rollback(self->db);
         cs_warn("bus: %s seq %" PRIu64 " (%s) not applied; will retry", p->stream,
@@ -971,17 +1260,25 @@ fail_quiet:
     return -1;
 }
 
-/* One envelope frame from SUB. What cannot be read is counted and dropped:
-   its sequence is unknown, and the gap it leaves is repaired from replay,
-   where a still unreadable event is set aside (s_dead_letter). */
-static void s_deliver_live(cs_consumer_t *self, peer_t *p, zframe_t *frame)
+/* One live [topic][envelope] message, checked: a decoded event of the
+   stream we read, or NULL when there is nothing to apply (rejected and
+   counted, a heartbeat taken in, or not the moment: not yet synced or
+   waiting after a failure — replay brings those). What cannot be read is
+   dropped: its sequence is unknown, and the gap it leaves is repaired from
+   replay, where a still unreadable event is set aside (s_dead_letter). */
+static Cs__Envelope *s_live_env(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
 {
+    if (zmsg_size(msg) != 2) {
+        s_count_reject("bad_frames");
+        return NULL;
+    }
+    zframe_t *frame = zmsg_last(msg); /* the topic only serves subscription filters */
     const char *why = NULL;
     Cs__Envelope *env =
         cs_envelope_decode(zframe_data(frame), zframe_size(frame), self->max_bytes, &why);
     if (!env) {
         s_count_reject(why);
-        return;
+        return NULL;
     }
     if (env->body_case == CS__ENVELOPE__BODY_HEARTBEAT) {
         if (p->synced && strcmp(env->stream, p->stream) == 0) {
@@ -991,31 +1288,18 @@ static void s_deliver_live(cs_consumer_t *self, peer_t *p, zframe_t *frame)
         } else if (!p->synced) {
             p->last_hb = cs_now_ms();
         }
-        goto out;
+        goto drop;
     }
     if (!p->synced || cs_mono_ms() < p->retry_at)
-        goto out; /* replay will bring it once we know where we stand */
+        goto drop; /* replay will bring it once we know where we stand */
     if (strcmp(env->stream, p->stream) != 0) {
         s_count_reject("wrong_stream");
-        goto out;
+        goto drop;
     }
-    char labels[160];
-    s_labels(labels, sizeof(labels), p);
-    if (env->sequence <= p->cp) {
-        cs_counter_add("cs_bus_duplicates_total", labels, 1);
-        goto out;
-    }
-    if (env->sequence > p->cp + 1) {
-        cs_counter_add("cs_bus_gaps_total", labels, 1);
-        if (!p->replay_sent)
-            s_request(p, p->cp + 1, 0);
-        goto out;
-    }
-    if (env->sequence > p->head)
-        p->head = env->sequence;
-    s_apply(self, p, env);
-out:
+    return env;
+drop:
     cs__envelope__free_unpacked(env, NULL);
+    return NULL;
 }
 
 /* Set aside the event at seq (cp + 1) that cannot be read, and move the
@@ -1096,10 +1380,23 @@ static Cs__Envelope *s_replayed_env(cs_consumer_t *self, peer_t *p, uint64_t seq
    so that a failing event is isolated and retried on its own). */
 static int s_apply_batch(cs_consumer_t *self, peer_t *p, Cs__Envelope **envs, size_t n)
 {
+    char labels[160];
+    s_labels(labels, sizeof(labels), p);
+    uint64_t last = envs[n - 1]->sequence;
+    size_t handled = 0;
+    for (size_t i = 0; i < n; i++)
+        handled += s_handler(self, envs[i]->type) != NULL;
+    if (!handled) {
+        /* Nothing of interest: advance in memory, flushed with the next
+           transaction or by the periodic flush (as s_apply does). */
+        p->cp = last;
+        p->progress_at = cs_mono_ms();
+        cs_counter_add("cs_bus_consumed_total", labels, (double)n);
+        return 0;
+    }
     if (cs_db_ensure(self->db) < 0)
         return -1;
     int64_t t0 = cs_mono_ms();
-    uint64_t last = envs[n - 1]->sequence;
     char seqbuf[24], prevbuf[24];
     const char *params[] = {p->stream, cs_db_i64(seqbuf, (int64_t)last),
                             cs_db_i64(prevbuf, (int64_t)p->persisted)};
@@ -1115,27 +1412,95 @@ static int s_apply_batch(cs_consumer_t *self, peer_t *p, Cs__Envelope **envs, si
             p->synced = 0;
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
+    /* In stream order; consecutive events of one type go to its handler
+       together (a batch handler takes them in one call). */
+    for (size_t i = 0; i < n;) {
         const handler_t *h = s_handler(self, envs[i]->type);
-        if (!h)
-            continue;
-        cs_log_set_trace(envs[i]->trace_id);
-        int rc = h->fn(self->db, envs[i], h->ctx);
-        cs_log_set_trace("");
-        if (rc < 0) {
+        size_t k = 1;
+        while (i + k < n && strcmp(envs[i + k]->type, envs[i]->type) == 0)
+            k++;
+        if (h && s_call(h, self->db, (const Cs__Envelope *const *)envs + i, k) < 0) {
             cs_db_rollback(self->db);
             return -1;
         }
+        i += k;
     }
     if (cs_db_commit(self->db) < 0)
         return -1;
     p->cp = p->persisted = last;
     p->progress_at = cs_mono_ms();
-    char labels[160];
-    s_labels(labels, sizeof(labels), p);
     cs_counter_add("cs_bus_consumed_total", labels, (double)n);
     cs_histogram_observe("cs_bus_apply_batch_seconds", "", (double)(cs_mono_ms() - t0) / 1000.0);
     return 0;
+}
+
+/* Apply envs[0..n), consecutive events from cp+1: in one transaction when
+   there are several, and one by one when that fails, so that a failing event
+   is isolated and retried on its own while those before it are kept.
+   Returns how many were applied; the envelopes stay the caller's. */
+static size_t s_apply_run(cs_consumer_t *self, peer_t *p, Cs__Envelope **envs, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (n >= 2 && s_apply_batch(self, p, envs, n) == 0)
+        return n;
+    size_t m = 0;
+    while (m < n && p->synced && s_apply(self, p, envs[m]) == 0)
+        m++;
+    return m;
+}
+
+static void s_free_run(Cs__Envelope **envs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cs__envelope__free_unpacked(envs[i], NULL);
+}
+
+/* Live events: what is already queued on SUB is gathered into runs of
+   consecutive events and each run applied in one transaction (up to
+   CS_BUS_APPLY_BATCH), so that under load the consumer pays one durable
+   commit per batch, not per event. Nothing waits for a batch to fill: an
+   event alone on the socket is applied at once. A sequence past the run
+   is a gap: the run is applied, then the rest asked of the replay socket. */
+static void s_on_live(cs_consumer_t *self, peer_t *p)
+{
+    Cs__Envelope **run = self->run;
+    size_t n = 0;
+    char labels[160];
+    s_labels(labels, sizeof(labels), p);
+    for (size_t m = 0; m < self->apply_batch; m++) {
+        if (m > 0 && !(zsock_events(p->sub) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv(p->sub);
+        if (!msg)
+            break;
+        Cs__Envelope *env = s_live_env(self, p, msg);
+        zmsg_destroy(&msg);
+        if (!env)
+            continue;
+        if (env->sequence <= p->cp + n) {
+            cs_counter_add("cs_bus_duplicates_total", labels, 1);
+            cs__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        if (env->sequence > p->cp + n + 1) {
+            s_apply_run(self, p, run, n);
+            s_free_run(run, n);
+            n = 0;
+            if (env->sequence > p->cp + 1) {
+                cs_counter_add("cs_bus_gaps_total", labels, 1);
+                if (!p->replay_sent && cs_mono_ms() >= p->retry_at)
+                    s_request(p, p->cp + 1, 0);
+            }
+            cs__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        if (env->sequence > p->head)
+            p->head = env->sequence;
+        run[n++] = env;
+    }
+    s_apply_run(self, p, run, n);
+    s_free_run(run, n);
 }
 
 /* One [sequence][envelope] pair of a replay reply. Returns 0 to go on with
@@ -1232,8 +1597,6 @@ static void s_reread_checkpoint(cs_consumer_t *self, peer_t *p)
     p->progress_at = cs_mono_ms();
 }
 
-#define APPLY_BATCH 200
-
 /* The [sequence][envelope] pairs of an OK replay reply, in order: runs of
    applicable events go in batches (s_apply_batch); anything else — a
    duplicate, a hole, an unreadable event, a batch that failed — goes one by
@@ -1244,7 +1607,7 @@ static void s_deliver_reply_events(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
     size_t n = zmsg_size(msg) / 2;
     char **seqtext = calloc(n ? n : 1, sizeof(*seqtext));
     zframe_t **frame = calloc(n ? n : 1, sizeof(*frame));
-    Cs__Envelope *envs[APPLY_BATCH];
+    Cs__Envelope **envs = self->run;
     if (!seqtext || !frame)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -1254,7 +1617,7 @@ static void s_deliver_reply_events(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
     size_t i = 0;
     while (i < n && seqtext[i] && frame[i] && cs_mono_ms() >= p->retry_at) {
         size_t k = 0;
-        while (i + k < n && k < APPLY_BATCH && seqtext[i + k] && frame[i + k]) {
+        while (i + k < n && k < self->apply_batch && seqtext[i + k] && frame[i + k]) {
             int64_t seq;
             const char *why;
             if (cs_parse_int(seqtext[i + k], 1, INT64_MAX, &seq) < 0 ||
@@ -1267,17 +1630,13 @@ static void s_deliver_reply_events(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
         }
         int stop = 0;
         if (k >= 2) {
-            if (s_apply_batch(self, p, envs, k) < 0)
-                for (size_t m = 0; m < k && s_apply(self, p, envs[m]) == 0; m++)
-                    ;
-            stop = p->cp != envs[k - 1]->sequence;
+            stop = s_apply_run(self, p, envs, k) < k;
             i += k;
         } else {
             stop = s_deliver_replayed(self, p, seqtext[i], frame[i]) < 0;
             i++;
         }
-        for (size_t m = 0; m < k; m++)
-            cs__envelope__free_unpacked(envs[m], NULL);
+        s_free_run(envs, k);
         if (stop)
             break;
     }
@@ -1352,19 +1711,7 @@ void cs_consumer_on_readable(cs_consumer_t *self, size_t i)
         s_on_reply(self, p);
         return;
     }
-    /* Live: [topic][envelope]; the topic only serves subscription filters. */
-    zmsg_t *msg = zmsg_recv(p->sub);
-    if (!msg)
-        return;
-    if (zmsg_size(msg) != 2) {
-        s_count_reject("bad_frames");
-    } else {
-        zframe_t *topic = zmsg_first(msg);
-        zframe_t *body = zmsg_next(msg);
-        (void)topic;
-        s_deliver_live(self, p, body);
-    }
-    zmsg_destroy(&msg);
+    s_on_live(self, p);
 }
 
 static void s_flush(cs_consumer_t *self, peer_t *p)

@@ -4,14 +4,17 @@
  *
  * Publisher side (one per service instance, main thread):
  *   cs_bus_emit()            — inside the caller's transaction: the event exists
- *                              when the business change commits.
+ *                              when the business change commits (bus_pending),
+ *                              and the commit wakes the relay (cs_db hook).
  *   cs_publisher_relay()     — numbers committed rows densely and publishes them.
  *   cs_publisher_on_replay() — serves [status][stream][head][envelope…] ranges.
  *   cs_publisher_heartbeat() — head, health and lag, every second.
  *
  * Consumer side (main thread): one cs_peer per publisher instance it reads
  * (SUB + DEALER). An event is applied together with the checkpoint update in
- * one transaction; a sequence at or below the checkpoint is a duplicate; a
+ * one transaction — under load a run of consecutive events (up to
+ * CS_BUS_APPLY_BATCH, live or replayed) shares one transaction and one
+ * checkpoint move; a sequence at or below the checkpoint is a duplicate; a
  * jump, a heartbeat head above the checkpoint, or start-up asks the replay
  * socket for what is missing.
  */
@@ -61,13 +64,15 @@ cs_publisher_t *cs_publisher_new(const char *service, const char *stream, const 
                                  const char *replay_ep, cs_db_t *db, cs_curve_t *curve);
 void cs_publisher_destroy(cs_publisher_t **self_p);
 zsock_t *cs_publisher_replay_sock(cs_publisher_t *self);
-/* Number and publish up to one batch; returns events published, or -1 on a
-   database error. Takes the stream's advisory lock first (one relay per stream). */
+/* Number and publish up to one batch (CS_BUS_RELAY_BATCH, 500): pending
+   events move from bus_pending to bus_log under the next sequence numbers in
+   one transaction. Returns events published, or -1 on a database error.
+   Takes the stream's advisory lock first (one relay per stream). */
 int cs_publisher_relay(cs_publisher_t *self);
-/* Retention: delete numbered outbox rows older than CS_BUS_RETENTION_S
+/* Retention: delete bus_log rows older than CS_BUS_RETENTION_S
    (0 keeps them all), CS_BUS_PRUNE_BATCH (1000) rows per transaction, at
    most a few batches per call, oldest sequence first and never the head row
-   nor an unnumbered row. Only the active relay prunes. Called once a second;
+   nor a pending event. Only the active relay prunes. Called once a second;
    returns rows deleted, or -1 on a database error. */
 int64_t cs_publisher_prune(cs_publisher_t *self);
 /* Answer one request waiting on the replay socket. A range that starts
@@ -77,7 +82,7 @@ void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t l
 uint64_t cs_publisher_head(cs_publisher_t *self);
 uint64_t cs_publisher_backlog(cs_publisher_t *self);
 int cs_publisher_is_relay(cs_publisher_t *self);
-/* Forget database-session state after a reconnect (advisory lock, LISTEN). */
+/* Forget database-session state after a reconnect (advisory lock, head). */
 void cs_publisher_reset(cs_publisher_t *self);
 
 /* ---- consumer -------------------------------------------------------------- */
@@ -86,6 +91,12 @@ void cs_publisher_reset(cs_publisher_t *self);
    Return 0 applied, 1 not of interest (checkpoint still advances), -1 failed
    (rolled back and retried later). */
 typedef int(cs_event_fn)(cs_db_t *db, const Cs__Envelope *env, void *ctx);
+/* A batch handler: n consecutive events of its type (stream order), in the
+   consumer's transaction. 0 applied, -1 failed (all of the consumer's
+   transaction rolls back; the events are then offered again one at a time,
+   n = 1, so that a failing one is isolated). For consumers that can apply
+   many events in one statement. */
+typedef int(cs_events_fn)(cs_db_t *db, const Cs__Envelope *const *envs, size_t n, void *ctx);
 
 typedef struct cs_consumer cs_consumer_t;
 
@@ -96,6 +107,7 @@ void cs_consumer_destroy(cs_consumer_t **self_p);
 int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_ep,
                          const char *replay_ep, int rcvhwm, cs_curve_t *curve);
 void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx);
+void cs_consumer_on_batch(cs_consumer_t *self, const char *type, cs_events_fn *fn, void *ctx);
 /* Sockets to poll; the caller passes a readable one to cs_consumer_on_readable(). */
 size_t cs_consumer_socket_count(cs_consumer_t *self);
 zsock_t *cs_consumer_socket(cs_consumer_t *self, size_t i);

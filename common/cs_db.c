@@ -30,7 +30,46 @@ struct cs_db {
     stmt_t stmt[STMT_CACHE];
     int nstmt;
     int reconnects;
+    int wake_on_commit; /* this transaction wrote events: call the commit hook */
+    void *deferred;     /* work deferred to COMMIT by a layer above (cs_db_deferred) */
+    int failed;         /* the transaction lost work: COMMIT must not happen */
 };
+
+static int (*s_deferred_flush)(cs_db_t *, void *);
+static void (*s_deferred_clear)(void *);
+static void (*s_deferred_free)(void *);
+
+void cs_db_set_deferred_ops(int (*flush)(cs_db_t *db, void *slot), void (*clear)(void *slot),
+                            void (*destroy)(void *slot))
+{
+    s_deferred_flush = flush;
+    s_deferred_clear = clear;
+    s_deferred_free = destroy;
+}
+
+void **cs_db_deferred(cs_db_t *self)
+{
+    return &self->deferred;
+}
+
+void cs_db_set_failed(cs_db_t *self)
+{
+    self->failed = 1;
+}
+
+static void (*s_commit_hook)(void *);
+static void *s_commit_hook_ctx;
+
+void cs_db_set_commit_hook(void (*fn)(void *ctx), void *ctx)
+{
+    s_commit_hook = fn;
+    s_commit_hook_ctx = ctx;
+}
+
+void cs_db_wake_on_commit(cs_db_t *self)
+{
+    self->wake_on_commit = 1;
+}
 
 static void s_forget_statements(cs_db_t *self)
 {
@@ -59,6 +98,8 @@ void cs_db_destroy(cs_db_t **self_p)
     if (self->conn)
         PQfinish(self->conn);
     s_forget_statements(self);
+    if (self->deferred && s_deferred_free)
+        s_deferred_free(self->deferred);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -233,7 +274,13 @@ PGresult *cs_db_exec(cs_db_t *self, const char *sql, int nparams, const char *co
 
 int64_t cs_db_cmd(cs_db_t *self, const char *sql, int nparams, const char *const *params)
 {
-    PGresult *r = cs_db_exec(self, sql, nparams, params);
+    return cs_db_cmd_bin(self, sql, nparams, params, NULL, NULL);
+}
+
+int64_t cs_db_cmd_bin(cs_db_t *self, const char *sql, int nparams, const char *const *params,
+                      const int *lengths, const int *formats)
+{
+    PGresult *r = cs_db_exec_bin(self, sql, nparams, params, lengths, formats, 0);
     if (!r)
         return -1;
     const char *n = PQcmdTuples(r);
@@ -260,13 +307,35 @@ int cs_db_begin(cs_db_t *self)
     if (s_simple(self, "BEGIN") < 0)
         return -1;
     self->in_tx = 1;
+    self->wake_on_commit = 0;
+    self->failed = 0;
+    if (self->deferred && s_deferred_clear)
+        s_deferred_clear(self->deferred);
     return 0;
 }
 
 int cs_db_commit(cs_db_t *self)
 {
+    if (self->failed) {
+        cs_error("db: transaction marked failed (work deferred to its end was lost); rolled back");
+        cs_db_rollback(self);
+        return -1;
+    }
+    if (self->deferred && s_deferred_flush && s_deferred_flush(self, self->deferred) < 0) {
+        cs_db_rollback(self);
+        return -1;
+    }
+    if (self->deferred && s_deferred_clear)
+        s_deferred_clear(self->deferred);
     self->in_tx = 0;
-    return s_simple(self, "COMMIT");
+    int wake = self->wake_on_commit;
+    self->wake_on_commit = 0;
+    int rc = s_simple(self, "COMMIT");
+    /* On a failed COMMIT too: the outcome is unknown, and a needless
+       wake-up costs one query. */
+    if (wake && s_commit_hook)
+        s_commit_hook(s_commit_hook_ctx);
+    return rc;
 }
 
 void cs_db_rollback(cs_db_t *self)
@@ -274,6 +343,10 @@ void cs_db_rollback(cs_db_t *self)
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
         (void)s_simple(self, "ROLLBACK");
     self->in_tx = 0;
+    self->wake_on_commit = 0;
+    self->failed = 0;
+    if (self->deferred && s_deferred_clear)
+        s_deferred_clear(self->deferred);
 }
 
 int cs_db_in_tx(cs_db_t *self)

@@ -43,6 +43,8 @@ PGresult *cs_db_exec_bin(cs_db_t *self, const char *sql, int nparams, const char
                          const int *lengths, const int *formats, int binary_result);
 /* Run a command; returns rows affected (>= 0) or -1. */
 int64_t cs_db_cmd(cs_db_t *self, const char *sql, int nparams, const char *const *params);
+int64_t cs_db_cmd_bin(cs_db_t *self, const char *sql, int nparams, const char *const *params,
+                      const int *lengths, const int *formats);
 /* SQLSTATE of the last failed statement ("" if none). */
 const char *cs_db_sqlstate(cs_db_t *self);
 
@@ -50,6 +52,23 @@ int cs_db_begin(cs_db_t *self);
 int cs_db_commit(cs_db_t *self);
 void cs_db_rollback(cs_db_t *self);
 int cs_db_in_tx(cs_db_t *self);
+/* After-commit wake-up: cs_bus_emit() marks the transaction, and a COMMIT of
+   a marked transaction calls the process's hook (cs_service wakes its relay
+   with it). The hook must be async-safe with respect to the calling thread:
+   any thread may commit. */
+void cs_db_set_commit_hook(void (*fn)(void *ctx), void *ctx);
+void cs_db_wake_on_commit(cs_db_t *self);
+/* Work a layer above defers to the end of the transaction (cs_bus_emit's
+   event rows, written with one statement): a slot per handle, and, for the
+   process, the functions that flush a slot just before COMMIT (0, or -1
+   which rolls back and fails the commit), clear it after COMMIT, ROLLBACK or
+   BEGIN, and free it with the handle. */
+void cs_db_set_deferred_ops(int (*flush)(cs_db_t *db, void *slot), void (*clear)(void *slot),
+                            void (*destroy)(void *slot));
+void **cs_db_deferred(cs_db_t *self);
+/* Work of this transaction was lost (deferred work that could not be kept):
+   the next cs_db_commit() rolls back and fails. */
+void cs_db_set_failed(cs_db_t *self);
 
 /* Apply the migrations in order under a transaction-level advisory lock keyed
    by the schema, recording each in schema_migrations. 0 or -1. */

@@ -1,6 +1,7 @@
 /*
  * cs_service — see cs_service.h.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include "cs_config.h"
 #include "cs_ids.h"
 #include "cs_log.h"
@@ -27,6 +29,8 @@ struct cs_service {
     cs_curve_t *curve;
     void *state;
     atomic_int kick;
+    int kick_fd;    /* eventfd: a kick from any thread ends the loop's poll wait */
+    int relay_more; /* the relay stopped with rows left: poll without waiting */
     int64_t max_ready_lag;
     pthread_mutex_t ready_lock;
     char ready_json[16384];
@@ -77,9 +81,19 @@ void *cs_service_state(cs_service_t *svc)
 }
 void cs_service_kick(cs_service_t *svc)
 {
-    atomic_store(&svc->kick, 1);
+    /* One write per wave of kicks: the loop clears the flag before relaying. */
+    if (!atomic_exchange(&svc->kick, 1) && svc->kick_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t n = write(svc->kick_fd, &one, sizeof(one));
+        (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
+    }
 }
 
+/* cs_db's commit hook: a transaction that emitted events committed. */
+static void s_on_commit(void *ctx)
+{
+    cs_service_kick(ctx);
+}
 cs_db_t *cs_service_db_new(cs_service_t *svc, const char *purpose)
 {
     char app[128];
@@ -227,6 +241,12 @@ static int s_setup(cs_service_t *svc)
         snprintf(svc->stream, sizeof(svc->stream), "%s-%d", def->name, (int)ordinal);
     cs_log_init(def->name, svc->stream);
     cs_bus_set_origin(svc->stream);
+    svc->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (svc->kick_fd < 0) {
+        cs_error("service: eventfd: %s", strerror(errno));
+        return -1;
+    }
+    cs_db_set_commit_hook(s_on_commit, svc);
     s_conninfo(svc);
     if (cs_env_int("CS_READY_MAX_LAG", 1000, 0, INT64_MAX, &svc->max_ready_lag) < 0)
         return -1;
@@ -309,14 +329,23 @@ static void s_declare_metrics(void)
 }
 
 /* One turn of the main loop's periodic work. */
-static void s_periodic(cs_service_t *svc, int64_t *next_hb, int64_t *next_relay, int pg_ready)
+static void s_periodic(cs_service_t *svc, int64_t *next_hb, int64_t *next_relay)
 {
     int64_t now = cs_mono_ms();
     int kicked = atomic_exchange(&svc->kick, 0);
-    if (pg_ready || kicked || now >= *next_relay) {
-        int n, rounds = 0;
-        while ((n = cs_publisher_relay(svc->pub)) > 0 && ++rounds < 20)
-            ;
+    int more = svc->relay_more;
+    svc->relay_more = 0;
+    if (kicked || more || now >= *next_relay) {
+        /* Relay until caught up, but give the loop back after 20 ms so that
+           replay requests and incoming events are not starved; when cut
+           short, the loop comes straight back (no poll wait). */
+        int n;
+        while ((n = cs_publisher_relay(svc->pub)) > 0) {
+            if (cs_mono_ms() - now >= 20) {
+                svc->relay_more = 1;
+                break;
+            }
+        }
         *next_relay = now + 250;
     }
     cs_consumer_tick(svc->consumer);
@@ -349,7 +378,7 @@ static void s_loop(cs_service_t *svc)
             continue;
         }
         if (!was_ok) {
-            /* new session: advisory lock, LISTEN and cached checkpoints are gone */
+            /* new session: the advisory lock and cached checkpoints are gone */
             cs_publisher_reset(svc->pub);
             cs_consumer_reset(svc->consumer);
             was_ok = 1;
@@ -360,13 +389,18 @@ static void s_loop(cs_service_t *svc)
             items[i + 1].socket = zsock_resolve(cs_consumer_socket(svc->consumer, i));
             items[i + 1].events = ZMQ_POLLIN;
         }
+        /* The kick eventfd: a commit that wrote events, on any thread. */
         items[nsock + 1].socket = NULL;
-        items[nsock + 1].fd = PQsocket(cs_db_conn(svc->db));
+        items[nsock + 1].fd = svc->kick_fd;
         items[nsock + 1].events = ZMQ_POLLIN;
-        int rc = zmq_poll(items, (int)nsock + 2, 50);
+        int rc = zmq_poll(items, (int)nsock + 2, svc->relay_more ? 0 : 50);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
-        int pg_ready = rc > 0 && (items[nsock + 1].revents & ZMQ_POLLIN);
+        if (rc > 0 && (items[nsock + 1].revents & ZMQ_POLLIN)) {
+            uint64_t count;
+            ssize_t n = read(svc->kick_fd, &count, sizeof(count));
+            (void)n; /* the flag, not the count, says what to do */
+        }
         if (rc > 0) {
             for (int k = 0; k < 64 && (items[0].revents & ZMQ_POLLIN); k++) {
                 cs_publisher_on_replay(svc->pub);
@@ -384,7 +418,7 @@ static void s_loop(cs_service_t *svc)
                 }
             }
         }
-        s_periodic(svc, &next_hb, &next_relay, pg_ready);
+        s_periodic(svc, &next_hb, &next_relay);
     }
     free(items);
 }
@@ -413,6 +447,7 @@ int cs_service_run(const cs_service_def_t *def, int argc, char **argv)
     if (!svc)
         return 1;
     svc->def = def;
+    svc->kick_fd = -1;
     pthread_mutex_init(&svc->ready_lock, NULL);
     int rc = 1;
     if (s_setup(svc) == 0) {
@@ -431,6 +466,9 @@ int cs_service_run(const cs_service_def_t *def, int argc, char **argv)
     cs_curve_destroy(&svc->curve);
     cs_db_destroy(&svc->http_db);
     cs_db_destroy(&svc->db);
+    cs_db_set_commit_hook(NULL, NULL);
+    if (svc->kick_fd >= 0)
+        close(svc->kick_fd);
     pthread_mutex_destroy(&svc->ready_lock);
     free(svc);
     zsys_shutdown();

@@ -4,17 +4,28 @@
  *
  *   bus_node pub    service "buspub": POST /emit?n=N&batch=B commits N test
  *                   events, B per transaction, numbered "1", "2", … after the
- *                   ones already emitted.
+ *                   ones already emitted. &producers=P spreads them over P
+ *                   threads, each on its own connection (bench/bus.py);
+ *                   &rate=R paces all of them together at R events/s;
+ *                   &jitter_us=J pauses up to J µs before each commit (commits
+ *                   out of id order) and &abort_one_in=K rolls back about one
+ *                   transaction in K (events that never existed). Each
+ *                   event carries its emit time (µs since the epoch) in
+ *                   TicketEvent.message, for publish → apply latency.
  *   bus_node sub    service "bussub" reading buspub: applies each event into
- *                   bussub.applied (unique per event id); BUS_APPLY_DELAY_US
- *                   slows every apply down.
+ *                   bussub.applied (unique per event id, with the emit time
+ *                   it carries); BUS_APPLY_DELAY_US slows every apply down;
+ *                   BUS_SUB_BATCH=1 applies each run of events with one
+ *                   INSERT (a batch handler, cs_consumer_on_batch).
  *   bus_node evil   binds a PUB and a ROUTER like a publisher and sends
  *                   hostile envelopes: random bytes, truncated, oversized,
  *                   unknown type, wrong stream, far-future sequence.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "cs_config.h"
 #include "cs_ids.h"
@@ -26,61 +37,162 @@
 static const cs_migration_t s_pub_migrations[] = {
     {"001_counter", "CREATE TABLE emitted (id int PRIMARY KEY, n bigint NOT NULL);"
                     "INSERT INTO emitted VALUES (1, 0);"},
+    /* one counter per bench producer (2…65), so that producers never wait on
+       each other's row: numbers are id × 10^9 + n */
+    {"002_producers", "INSERT INTO emitted SELECT g, 0 FROM generate_series(2, 65) g;"},
     {NULL, NULL}};
+
+static int64_t s_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+typedef struct {
+    cs_service_t *svc;
+    cs_db_t *db;
+    int counter;       /* row of emitted: 1 alone, 2… for bench producers */
+    int64_t n, batch;  /* events to emit, per transaction */
+    int64_t interval;  /* µs between transactions (pacing), 0 = flat out */
+    int64_t jitter_us; /* a random pause before each commit: commits out of id order */
+    int64_t abort_one_in; /* roll back about one transaction in this many (0: never) */
+    unsigned seed;
+    int64_t done;
+} producer_t;
+
+/* Commit p->n events, p->batch per transaction, each numbered after the
+   counter row's value. The relay is kicked after each commit, as a service's
+   HTTP thread does. */
+static void *s_produce(void *arg)
+{
+    producer_t *p = arg;
+    char id[16];
+    snprintf(id, sizeof(id), "%d", p->counter);
+    int64_t next = s_wall_us();
+    while (p->done < p->n) {
+        if (p->interval) {
+            int64_t now = s_wall_us();
+            if (now < next)
+                usleep((useconds_t)(next - now));
+            next += p->interval;
+        }
+        if (cs_db_begin(p->db) < 0)
+            return NULL;
+        PGresult *r = cs_db_exec(p->db, "SELECT n FROM emitted WHERE id = $1 FOR UPDATE", 1,
+                                 (const char *[]){id});
+        if (!r)
+            goto fail;
+        int64_t base = cs_db_get_i64(r, 0, 0) + (p->counter > 1 ? p->counter * 1000000000LL : 0);
+        PQclear(r);
+        int64_t k = p->n - p->done < p->batch ? p->n - p->done : p->batch;
+        for (int64_t i = 1; i <= k; i++) {
+            char number[32], at[32];
+            snprintf(number, sizeof(number), "%lld", (long long)(base + i));
+            snprintf(at, sizeof(at), "%lld", (long long)s_wall_us());
+            Cs__TicketFacts facts = CS__TICKET_FACTS__INIT;
+            facts.number = number;
+            Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
+            te.facts = &facts;
+            te.message = at;
+            Cs__Envelope env = CS__ENVELOPE__INIT;
+            env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;
+            env.ticket_event = &te;
+            if (cs_bus_emit(p->db, "test.event", &env) < 0)
+                goto fail;
+        }
+        char kb[24];
+        if (cs_db_cmd(p->db, "UPDATE emitted SET n = n + $2 WHERE id = $1", 2,
+                      (const char *[]){id, cs_db_i64(kb, k)}) < 0)
+            goto fail;
+        if (p->jitter_us)
+            usleep((useconds_t)(rand_r(&p->seed) % p->jitter_us));
+        if (p->abort_one_in && rand_r(&p->seed) % p->abort_one_in == 0) {
+            cs_db_rollback(p->db); /* these events never existed */
+            continue;
+        }
+        if (cs_db_commit(p->db) < 0)
+            return NULL;
+        cs_service_kick(p->svc);
+        p->done += k;
+    }
+    return NULL;
+fail:
+    cs_db_rollback(p->db);
+    return NULL;
+}
 
 static void s_emit(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    int64_t n = 0, batch = 1;
+    int64_t n = 0, batch = 1, producers = 1, rate = 0;
     const char *ns = cs_http_query(req, "n");
     const char *bs = cs_http_query(req, "batch");
-    if (!ns || cs_parse_int(ns, 1, 1000000, &n) < 0) {
-        cs_http_error(resp, 400, "n", "n must be an integer in [1, 1000000]");
+    const char *ps = cs_http_query(req, "producers");
+    const char *rs = cs_http_query(req, "rate");
+    if (!ns || cs_parse_int(ns, 1, 10000000, &n) < 0) {
+        cs_http_error(resp, 400, "n", "n must be an integer in [1, 10000000]");
         return;
     }
     if (bs && cs_parse_int(bs, 1, 10000, &batch) < 0) {
         cs_http_error(resp, 400, "batch", "batch must be an integer in [1, 10000]");
         return;
     }
+    if (ps && cs_parse_int(ps, 1, 64, &producers) < 0) {
+        cs_http_error(resp, 400, "producers", "producers must be an integer in [1, 64]");
+        return;
+    }
+    if (rs && cs_parse_int(rs, 1, 10000000, &rate) < 0) {
+        cs_http_error(resp, 400, "rate", "rate must be an integer in [1, 10000000] events/s");
+        return;
+    }
+    int64_t jitter = 0, abort_one_in = 0;
+    const char *js = cs_http_query(req, "jitter_us");
+    const char *as = cs_http_query(req, "abort_one_in");
+    if (js && cs_parse_int(js, 0, 1000000, &jitter) < 0) {
+        cs_http_error(resp, 400, "jitter_us", "jitter_us must be an integer in [0, 1000000]");
+        return;
+    }
+    if (as && cs_parse_int(as, 0, 1000, &abort_one_in) < 0) {
+        cs_http_error(resp, 400, "abort_one_in", "abort_one_in must be an integer in [0, 1000]");
+        return;
+    }
+    cs_service_t *svc = req->ctx;
+    producer_t *prod = calloc((size_t)producers, sizeof(*prod));
+    pthread_t *th = calloc((size_t)producers, sizeof(*th));
     int64_t done = 0;
-    while (done < n) {
-        if (cs_db_begin(req->db) < 0)
-            goto fail;
-        PGresult *r = cs_db_exec(req->db, "UPDATE emitted SET n = n + $1 WHERE id = 1 RETURNING n",
-                                 1, (const char *[]){"0"});
-        if (!r)
-            goto fail_tx;
-        int64_t base = cs_db_get_i64(r, 0, 0);
-        PQclear(r);
-        int64_t k = n - done < batch ? n - done : batch;
-        for (int64_t i = 1; i <= k; i++) {
-            char number[32];
-            snprintf(number, sizeof(number), "%lld", (long long)(base + i));
-            Cs__TicketFacts facts = CS__TICKET_FACTS__INIT;
-            facts.number = number;
-            Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
-            te.facts = &facts;
-            Cs__Envelope env = CS__ENVELOPE__INIT;
-            env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;
-            env.ticket_event = &te;
-            if (cs_bus_emit(req->db, "test.event", &env) < 0)
-                goto fail_tx;
-        }
-        char kb[24];
-        if (cs_db_cmd(req->db, "UPDATE emitted SET n = n + $1 WHERE id = 1", 1,
-                      (const char *[]){cs_db_i64(kb, k)}) < 0)
-            goto fail_tx;
-        if (cs_db_commit(req->db) < 0)
-            goto fail;
-        done += k;
+    if (!prod || !th)
+        goto out;
+    for (int64_t i = 0; i < producers; i++) {
+        producer_t *p = &prod[i];
+        p->svc = svc;
+        p->counter = producers == 1 ? 1 : (int)i + 2;
+        p->n = n / producers + (i < n % producers);
+        p->batch = batch;
+        /* each producer's share of the rate, in transactions */
+        p->interval = rate ? (int64_t)(1e6 * (double)batch * (double)producers / (double)rate) : 0;
+        p->jitter_us = jitter;
+        p->abort_one_in = abort_one_in;
+        p->seed = (unsigned)(i + 1) * 2654435761u;
+        p->db = producers == 1 ? req->db : cs_service_db_new(svc, "producer");
+    }
+    for (int64_t i = 0; i < producers; i++)
+        pthread_create(&th[i], NULL, s_produce, &prod[i]);
+    for (int64_t i = 0; i < producers; i++) {
+        pthread_join(th[i], NULL);
+        done += prod[i].done;
+        if (producers > 1)
+            cs_db_destroy(&prod[i].db);
+    }
+out:
+    free(prod);
+    free(th);
+    if (done < n) {
+        cs_http_error(resp, 503, NULL, "database error after %lld events", (long long)done);
+        return;
     }
     json_t *o = json_object();
     json_object_set_new(o, "emitted", json_integer(done));
     cs_http_json(resp, 200, o);
-    return;
-fail_tx:
-    cs_db_rollback(req->db);
-fail:
-    cs_http_error(resp, 503, NULL, "database error after %lld events", (long long)done);
 }
 
 static int s_pub_init(cs_service_t *svc)
@@ -96,6 +208,7 @@ static const cs_migration_t s_sub_migrations[] = {
                     " id bigserial PRIMARY KEY,"
                     " stream text NOT NULL, seq bigint NOT NULL, number bigint NOT NULL,"
                     " event_id uuid NOT NULL UNIQUE,"
+                    " emitted_us bigint,"
                     " at timestamptz NOT NULL DEFAULT now());"},
     {NULL, NULL}};
 
@@ -108,22 +221,75 @@ static int s_on_test_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         usleep((useconds_t)s_delay_us);
     char seq[24];
     const char *number = env->ticket_event->facts ? env->ticket_event->facts->number : "0";
+    const char *at = env->ticket_event->message && *env->ticket_event->message
+                         ? env->ticket_event->message
+                         : NULL;
     const char *p[] = {env->stream, cs_db_i64(seq, (int64_t)env->sequence), number,
-                       env->event_id};
+                       env->event_id, at};
     /* No ON CONFLICT: a second application must fail loudly, not hide. */
     return cs_db_cmd(db,
-                     "INSERT INTO applied (stream, seq, number, event_id)"
-                     " VALUES ($1, $2, $3, $4)",
-                     4, p) == 1
+                     "INSERT INTO applied (stream, seq, number, event_id, emitted_us)"
+                     " VALUES ($1, $2, $3, $4, $5)",
+                     5, p) == 1
                ? 0
                : -1;
 }
 
+/* The same as a batch handler (BUS_SUB_BATCH=1): one INSERT for the whole
+   run, the values passed as arrays in stream order. */
+static int s_on_test_events(cs_db_t *db, const Cs__Envelope *const *envs, size_t n, void *ctx)
+{
+    (void)ctx;
+    size_t cap = 64 + n * 48;
+    char *seqs = malloc(cap), *numbers = malloc(cap), *ids = malloc(cap), *ats = malloc(cap);
+    int rc = -1;
+    if (!seqs || !numbers || !ids || !ats)
+        goto out;
+    size_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Cs__TicketEvent *te = envs[i]->ticket_event;
+        const char *number = te->facts ? te->facts->number : "0";
+        const char *at = te->message && *te->message ? te->message : "NULL";
+        const char *sep = i ? "," : "{";
+        /* bounded: each value is a number of at most 20 digits or a UUID */
+        if (strlen(number) > 20 || strlen(at) > 20 || strlen(envs[i]->event_id) > 36)
+            goto out;
+        a += (size_t)snprintf(seqs + a, cap - a, "%s%llu", sep,
+                              (unsigned long long)envs[i]->sequence);
+        b += (size_t)snprintf(numbers + b, cap - b, "%s%s", sep, number);
+        c += (size_t)snprintf(ids + c, cap - c, "%s%s", sep, envs[i]->event_id);
+        d += (size_t)snprintf(ats + d, cap - d, "%s%s", sep, at);
+    }
+    snprintf(seqs + a, cap - a, "}");
+    snprintf(numbers + b, cap - b, "}");
+    snprintf(ids + c, cap - c, "}");
+    snprintf(ats + d, cap - d, "}");
+    const char *p[] = {envs[0]->stream, seqs, numbers, ids, ats};
+    int64_t rows = cs_db_cmd(db,
+                             "INSERT INTO applied (stream, seq, number, event_id, emitted_us)"
+                             " SELECT $1, s, n, e, u FROM unnest($2::bigint[], $3::bigint[],"
+                             " $4::uuid[], $5::bigint[]) WITH ORDINALITY AS t(s, n, e, u, o)"
+                             " ORDER BY o",
+                             5, p);
+    rc = rows == (int64_t)n ? 0 : -1;
+out:
+    free(seqs);
+    free(numbers);
+    free(ids);
+    free(ats);
+    return rc;
+}
+
 static int s_sub_init(cs_service_t *svc)
 {
-    if (cs_env_int("BUS_APPLY_DELAY_US", 0, 0, 10000000, &s_delay_us) < 0)
+    int64_t batch = 0;
+    if (cs_env_int("BUS_APPLY_DELAY_US", 0, 0, 10000000, &s_delay_us) < 0 ||
+        cs_env_int("BUS_SUB_BATCH", 0, 0, 1, &batch) < 0)
         return -1;
-    cs_consumer_on(cs_service_consumer(svc), "test.event", s_on_test_event, NULL);
+    if (batch)
+        cs_consumer_on_batch(cs_service_consumer(svc), "test.event", s_on_test_events, NULL);
+    else
+        cs_consumer_on(cs_service_consumer(svc), "test.event", s_on_test_event, NULL);
     return 0;
 }
 

@@ -112,6 +112,35 @@ class BusTest(unittest.TestCase):
         self.wait_applied(total)
         self.assert_exactly_once_in_order(total)
 
+    def test_commits_out_of_id_order_and_rollbacks_are_numbered_exactly_once(self):
+        """Pending ids are taken in one order and committed in another (16 producers
+        pausing at random before commit), some transactions roll back: the relay's
+        low-water mark must never pass a row that could still commit."""
+        self.start("pub")
+        self.start("sub")
+        status, body = http("POST", f"{PUB}/emit?n=4000&batch=3&producers=16&jitter_us=3000"
+                            "&abort_one_in=5", timeout=120)
+        self.assertEqual(status, 200, body)
+        committed = int(self.pg.scalar("SELECT sum(n) FROM buspub.emitted WHERE id > 1"))
+        self.assertEqual(committed, 4000, "rolled-back transactions are retried until n commit")
+        self.wait_applied(committed)
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM buspub.bus_pending") == "0", 10,
+                 "nothing left pending")
+        rows = self.pg.query("SELECT seq, number FROM bussub.applied ORDER BY id")
+        self.assertEqual([int(r[0]) for r in rows], list(range(1, committed + 1)),
+                         "dense sequence, applied in order")
+        numbers = sorted(int(r[1]) for r in rows)
+        expected = []
+        for counter, n in self.pg.query("SELECT id, n FROM buspub.emitted WHERE id > 1"):
+            expected += [int(counter) * 1000000000 + i for i in range(1, int(n) + 1)]
+        expected.sort()
+        self.assertEqual(numbers, expected, "every committed event exactly once, no other")
+        self.assertEqual(self.head(), committed)
+        # written to bus_stream once a second
+        wait_for(lambda: int(self.pg.scalar("SELECT low_id FROM buspub.bus_stream"
+                                            " WHERE stream = 'buspub-0'")) > 0, 10,
+                 "the low-water mark moved and was saved")
+
     def test_a_killed_publisher_resumes_numbering_without_holes(self):
         pub = self.start("pub")
         self.start("sub")
@@ -157,7 +186,7 @@ class BusTest(unittest.TestCase):
         # committed like any other event, but nobody can read them: garbage, and
         # an envelope above the consumer's size limit
         for payload in ("decode(repeat('ff', 100), 'hex')", "decode(repeat('41', 200000), 'hex')"):
-            self.pg.query("INSERT INTO buspub.outbox (origin, topic, event_id, envelope) VALUES"
+            self.pg.query("INSERT INTO buspub.bus_pending (origin, topic, event_id, envelope) VALUES"
                           f" ('buspub-0', 'test.event', gen_random_uuid(), {payload})")
         self.emit(10)
         self.wait_applied(20)
@@ -213,7 +242,7 @@ class BusTest(unittest.TestCase):
         pub = self.start("pub", retention)
         # rows another instance's relay has not numbered yet, however old: never pruned
         for _ in range(3):
-            self.pg.query("INSERT INTO buspub.outbox (origin, topic, event_id, envelope,"
+            self.pg.query("INSERT INTO buspub.bus_pending (origin, topic, event_id, envelope,"
                           " created_at) VALUES ('buspub-9', 'test.event', gen_random_uuid(),"
                           " '\\x00', now() - interval '1 day')")
         self.emit(1000, batch=100)

@@ -27,16 +27,18 @@ BASES = {"intake": 7100, "dispatch": 7200, "sla": 7300, "complaint": 7400,
 class Postgres:
     """A private cluster on a Unix socket, removed at stop()."""
 
-    def __init__(self, name, port):
+    def __init__(self, name, port, durable=False, options=""):
+        """durable: fsync on (benchmarks); tests run with fsync off.
+        options: extra server settings, "-c name=value ..."."""
         self.dir = os.path.join(BUILD, "test-var", name, "pg")
         self.port = port
+        self.pg_env = dict(os.environ, PG_FSYNC="on" if durable else "off", PG_OPTS=options)
         subprocess.run(["rm", "-rf", os.path.dirname(self.dir)], check=True)
         os.makedirs(os.path.dirname(self.dir), exist_ok=True)
 
     def start(self, schemas):
-        env = dict(os.environ, PG_FSYNC="off")
         subprocess.run([os.path.join(ROOT, "tools/pg"), "start", self.dir, str(self.port)],
-                       check=True, env=env)
+                       check=True, env=self.pg_env)
         subprocess.run([os.path.join(ROOT, "tools/pg"), "init", self.dir, str(self.port)]
                        + list(schemas), check=True, stdout=subprocess.DEVNULL)
         self.sock = subprocess.run([os.path.join(ROOT, "tools/pg"), "sock", self.dir],
@@ -45,7 +47,7 @@ class Postgres:
     def restart(self):
         self.stop()
         subprocess.run([os.path.join(ROOT, "tools/pg"), "start", self.dir, str(self.port)],
-                       check=True, env=dict(os.environ, PG_FSYNC="off"))
+                       check=True, env=self.pg_env)
 
     def stop(self):
         subprocess.run([os.path.join(ROOT, "tools/pg"), "stop", self.dir], check=False)
