@@ -768,13 +768,13 @@ static int s_parse_text(s_parse_t *ps, const char *origin, const char *text, siz
         lineno++;
         if (n && line[n - 1] == '\r')
             n--;
-        const char *hash = memchr(line, '#', n);
-        if (hash)
-            n = (size_t)(hash - line);
         char why[200] = "";
         if (n >= S_LINE_MAX)
             snprintf(why, sizeof(why), "line longer than %d bytes", S_LINE_MAX - 1);
-        else if (memchr(line, '\r', n))
+        const char *hash = memchr(line, '#', n);
+        if (hash)
+            n = (size_t)(hash - line);
+        if (!why[0] && memchr(line, '\r', n))
             snprintf(why, sizeof(why), "a carriage return inside a line");
         if (why[0] || s_statement(ps, line, n, nested, why, sizeof(why)) < 0) {
             if (err && err_size)

@@ -163,7 +163,7 @@ static int s_event_end(s_reader_t *r, int line)
         return s_fail(r, line, "event longer than 366 days");
     if (++r->events > SLA_ICAL_EVENTS_MAX)
         return s_fail(r, line, "more than 10000 events");
-    if (r->fn(r->ctx, r->start.day, to) < 0)
+    if (r->fn && r->fn(r->ctx, r->start.day, to) < 0)
         return -1;
     return 0;
 }
