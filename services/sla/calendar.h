@@ -29,10 +29,10 @@
  *     zone Asia/Shanghai                      (default Asia/Shanghai)
  *     hours mon-fri 08:30-12:00 13:00-17:30   (days: mon..sun, ranges a-b, lists a,b)
  *     hours sat 09:00-12:00                   (a day never named is closed)
- *     holiday 2026-10-01..2026-10-07 国庆节    (one date or an inclusive range; text after is a note)
- *     workday 2026-09-20 国庆节调休             (a make-up working day, Monday's hours)
+ *     holiday 2026-10-01..2026-10-07 国庆节    (a date or an inclusive range; the rest a note)
+ *     workday 2026-09-20 调休                  (a make-up working day, Monday's hours)
  *     workday 2026-10-10 as fri               (…or the hours of the weekday named)
- *     include cn-2026                         (an embedded holiday file, see sla_calendar_data)
+ *     include cn-2026                         (an embedded holiday file: sla_calendar_data)
  *
  * Times are HH:MM, 00:00..24:00, intervals of a day in order and not
  * overlapping. A date may not be both a holiday and a make-up day.

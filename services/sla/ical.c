@@ -99,7 +99,7 @@ static int s_when(s_reader_t *r, s_when_t *w, const char *prop, const char *para
         return s_fail(r, line, what);
     }
     int kind = s_value_param(params, np);
-    if (kind == 0 || (kind < 0 && nv != 8) || memchr(v, 'T', nv)) {
+    if (kind == 0 || memchr(v, 'T', nv)) {
         snprintf(what, sizeof(what),
                  "%s is a date-time; only all-day events (VALUE=DATE) can be holidays", prop);
         return s_fail(r, line, what);
@@ -120,7 +120,8 @@ static int s_duration(s_reader_t *r, const char *v, size_t n, int line)
     if (r->have_duration)
         return s_fail(r, line, "DURATION given twice in one event");
     if (n < 3 || n > 8 || v[0] != 'P' || (v[n - 1] != 'D' && v[n - 1] != 'W'))
-        return s_fail(r, line, "DURATION of an all-day event must be whole days or weeks (P3D, P1W)");
+        return s_fail(r, line,
+                      "DURATION of an all-day event must be whole days or weeks (P3D, P1W)");
     int64_t k = 0;
     for (size_t i = 1; i + 1 < n; i++) {
         if (v[i] < '0' || v[i] > '9')
@@ -149,7 +150,8 @@ static int s_event_end(s_reader_t *r, int line)
     if (!r->start.have)
         return s_fail(r, line, "event without DTSTART");
     if (r->recurring)
-        return s_fail(r, line, "recurring events (RRULE/RDATE) are not supported; list each holiday");
+        return s_fail(r, line,
+                      "recurring events (RRULE/RDATE) are not supported; list each holiday");
     if (r->end.have && r->have_duration)
         return s_fail(r, line, "event with both DTEND and DURATION");
     int64_t to = r->start.day + 1;

@@ -24,8 +24,8 @@
 #define SLA_ICAL_LINE_MAX 8192
 #define SLA_ICAL_EVENTS_MAX 10000
 
-/* Called once per holiday event (fn may be NULL: only count and check) with its days: from_day up to to_day_excl,
-   days since 1970-01-01. Return 0 to go on, -1 to stop (fill err yourself). */
+/* Called once per holiday event (fn may be NULL: only count and check) with its days: from_day up
+   to to_day_excl, days since 1970-01-01. Return 0 to go on, -1 to stop (fill err yourself). */
 typedef int (*sla_ical_days_fn)(void *ctx, int64_t from_day, int64_t to_day_excl);
 
 /* The number of holiday events passed to fn, or -1 with err filled

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,16 @@ struct sla_zone {
     s_posix_t footer;
 };
 
-static void s_err(char *err, size_t err_size, const char *fmt, const char *a, const char *b)
+static void s_err(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_err(char *err, size_t err_size, const char *fmt, ...)
 {
-    if (err && err_size)
-        snprintf(err, err_size, fmt, a, b);
+    if (!err || !err_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- civil calendar ------------------------------------------------------------ */
@@ -246,8 +253,8 @@ static int64_t s_rule_local(int64_t y, const s_rule_date_t *r)
         day = sla_days_from_civil(y, 1, 1) + r->n;
     } else {
         int64_t first = sla_days_from_civil(y, r->m, 1);
-        int64_t next = r->m == 12 ? sla_days_from_civil(y + 1, 1, 1)
-                                  : sla_days_from_civil(y, r->m + 1, 1);
+        int64_t next =
+            r->m == 12 ? sla_days_from_civil(y + 1, 1, 1) : sla_days_from_civil(y, r->m + 1, 1);
         int wd = (sla_weekday(first) + 1) % 7; /* Sunday = 0 as in the rule */
         day = first + (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
         while (day >= next)
@@ -282,8 +289,9 @@ static int32_t s_footer_offset(const s_posix_t *f, int64_t utc_s, int64_t *until
         ch[n++] = (s_change_t){s_rule_local(yy, &f->start) - f->std_off, f->dst_off, 1};
     }
     for (size_t i = 1; i < n; i++) /* insertion sort: ten entries */
-        for (size_t j = i; j > 0 && (ch[j - 1].at > ch[j].at ||
-                                     (ch[j - 1].at == ch[j].at && ch[j - 1].is_start > ch[j].is_start));
+        for (size_t j = i;
+             j > 0 && (ch[j - 1].at > ch[j].at ||
+                       (ch[j - 1].at == ch[j].at && ch[j - 1].is_start > ch[j].is_start));
              j--) {
             s_change_t t = ch[j];
             ch[j] = ch[j - 1];
@@ -338,12 +346,11 @@ static int s_counts_sane(const s_counts_t *c, char *err, size_t err_size)
     if (c->time > S_TIMECNT_MAX || c->type < 1 || c->type > S_TYPECNT_MAX || c->chars < 1 ||
         c->chars > S_CHARCNT_MAX || (c->isstd && c->isstd != c->type) ||
         (c->isut && c->isut != c->type)) {
-        s_err(err, err_size, "TZif counts out of range%s%s", "", "");
+        s_err(err, err_size, "TZif counts out of range");
         return -1;
     }
     if (c->leap) {
-        s_err(err, err_size, "TZif file carries leap seconds (a right/ zone); use the plain zone%s%s",
-              "", "");
+        s_err(err, err_size, "TZif file carries leap seconds (a right/ zone); use the plain zone");
         return -1;
     }
     return 0;
@@ -365,7 +372,7 @@ static int s_load_block(sla_zone_t *z, const uint8_t *p, const s_counts_t *c, ch
         utoff[i] = (int32_t)s_be32(types + (size_t)i * 6);
         if (utoff[i] < S_UTOFF_MIN || utoff[i] > S_UTOFF_MAX || types[i * 6 + 4] > 1 ||
             types[i * 6 + 5] >= c->chars) {
-            s_err(err, err_size, "TZif time type out of range%s%s", "", "");
+            s_err(err, err_size, "TZif time type out of range");
             return -1;
         }
     }
@@ -376,13 +383,13 @@ static int s_load_block(sla_zone_t *z, const uint8_t *p, const s_counts_t *c, ch
     z->times = calloc(c->time, sizeof(*z->times));
     z->offs = calloc(c->time, sizeof(*z->offs));
     if (!z->times || !z->offs) {
-        s_err(err, err_size, "out of memory reading a zone%s%s", "", "");
+        s_err(err, err_size, "out of memory reading a zone");
         return -1;
     }
     for (uint32_t i = 0; i < c->time; i++) {
         z->times[i] = s_be64(times + (size_t)i * 8);
         if ((i && z->times[i] <= z->times[i - 1]) || idx[i] >= c->type) {
-            s_err(err, err_size, "TZif transitions out of order or of an unknown type%s%s", "", "");
+            s_err(err, err_size, "TZif transitions out of order or of an unknown type");
             return -1;
         }
         z->offs[i] = utoff[idx[i]];
@@ -393,12 +400,12 @@ static int s_load_block(sla_zone_t *z, const uint8_t *p, const s_counts_t *c, ch
 static int s_load_footer(sla_zone_t *z, const uint8_t *p, size_t left, char *err, size_t err_size)
 {
     if (left < 2 || p[0] != '\n') {
-        s_err(err, err_size, "TZif footer missing%s%s", "", "");
+        s_err(err, err_size, "TZif footer missing");
         return -1;
     }
     const uint8_t *nl = memchr(p + 1, '\n', left - 1);
     if (!nl || (size_t)(nl - p - 1) > S_FOOTER_MAX) {
-        s_err(err, err_size, "TZif footer unterminated or too long%s%s", "", "");
+        s_err(err, err_size, "TZif footer unterminated or too long");
         return -1;
     }
     size_t n = (size_t)(nl - p - 1);
@@ -408,7 +415,7 @@ static int s_load_footer(sla_zone_t *z, const uint8_t *p, size_t left, char *err
     memcpy(tz, p + 1, n);
     tz[n] = '\0';
     if (memchr(tz, '\0', n) || s_posix_parse(tz, &z->footer) < 0) {
-        s_err(err, err_size, "TZif footer is not a POSIX TZ string this reader knows%s%s", "", "");
+        s_err(err, err_size, "TZif footer is not a POSIX TZ string this reader knows");
         return -1;
     }
     z->has_footer = 1;
@@ -428,18 +435,18 @@ sla_zone_t *sla_zone_from_tzif(const char *name, const uint8_t *data, size_t len
 {
     s_counts_t c1, c2;
     if (!data || s_header(data, len, &c1) < 0) {
-        s_err(err, err_size, "not a TZif file%s%s", "", "");
+        s_err(err, err_size, "not a TZif file");
         return NULL;
     }
     if (data[4] < '2') {
-        s_err(err, err_size, "TZif version 1 file: version 2 or later needed%s%s", "", "");
+        s_err(err, err_size, "TZif version 1 file: version 2 or later needed");
         return NULL;
     }
     if (s_counts_sane(&c1, err, err_size) < 0)
         return NULL;
     size_t off = 44 + s_block_size(&c1, 4);
     if (off > len || s_header(data + off, len - off, &c2) < 0) {
-        s_err(err, err_size, "TZif file truncated before its 64-bit data%s%s", "", "");
+        s_err(err, err_size, "TZif file truncated before its 64-bit data");
         return NULL;
     }
     if (s_counts_sane(&c2, err, err_size) < 0)
@@ -447,12 +454,12 @@ sla_zone_t *sla_zone_from_tzif(const char *name, const uint8_t *data, size_t len
     off += 44;
     size_t block = s_block_size(&c2, 8);
     if (block > len - off) {
-        s_err(err, err_size, "TZif file truncated%s%s", "", "");
+        s_err(err, err_size, "TZif file truncated");
         return NULL;
     }
     sla_zone_t *z = s_zone_new(name);
     if (!z) {
-        s_err(err, err_size, "out of memory reading a zone%s%s", "", "");
+        s_err(err, err_size, "out of memory reading a zone");
         return NULL;
     }
     if (s_load_block(z, data + off, &c2, err, err_size) < 0 ||
@@ -465,12 +472,12 @@ sla_zone_t *sla_zone_from_posix(const char *name, const char *tz, char *err, siz
 {
     s_posix_t f;
     if (!tz || strlen(tz) > S_FOOTER_MAX || s_posix_parse(tz, &f) < 0) {
-        s_err(err, err_size, "not a POSIX TZ string: %.60s%s", tz ? tz : "(null)", "");
+        s_err(err, err_size, "not a POSIX TZ string: %.60s", tz ? tz : "(null)");
         return NULL;
     }
     sla_zone_t *z = s_zone_new(name);
     if (!z) {
-        s_err(err, err_size, "out of memory%s%s", "", "");
+        s_err(err, err_size, "out of memory");
         return NULL;
     }
     z->footer = f;
@@ -505,7 +512,7 @@ static int s_name_ok(const char *name)
 sla_zone_t *sla_zone_load(const char *dir, const char *name, char *err, size_t err_size)
 {
     if (!s_name_ok(name)) {
-        s_err(err, err_size, "not a time zone name: %.60s%s", name ? name : "(null)", "");
+        s_err(err, err_size, "not a time zone name: %.60s", name ? name : "(null)");
         return NULL;
     }
     char path[512];
@@ -519,12 +526,12 @@ sla_zone_t *sla_zone_load(const char *dir, const char *name, char *err, size_t e
     uint8_t *buf = NULL;
     sla_zone_t *z = NULL;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > S_TZIF_MAX_BYTES) {
-        s_err(err, err_size, "time zone %s: not a regular file of at most 1 MiB%s", name, "");
+        s_err(err, err_size, "time zone %s: not a regular file of at most 1 MiB", name);
         goto out_close;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
-        s_err(err, err_size, "time zone %s: out of memory%s", name, "");
+        s_err(err, err_size, "time zone %s: out of memory", name);
         goto out_close;
     }
     size_t have = 0;

@@ -56,7 +56,8 @@ static int64_t s_ms(const char *text)
     char sign;
     if (sscanf(text, "%d-%d-%d %d:%d %c%d:%d", &y, &mo, &d, &h, &mi, &sign, &oh, &om) != 8)
         fail_msg("bad time in test: %s", text);
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
     int64_t local = (int64_t)timegm(&tm);
     int64_t off = (oh * 3600 + om * 60) * (sign == '-' ? -1 : 1);
     return (local - off) * 1000;
@@ -276,9 +277,10 @@ static void test_deadlines_worked_out_by_hand(void **state)
         if (sla_calendar_add(cal, start, c->minutes * MIN, &out) < 0)
             fail_msg("case %zu (%s from %s): add failed", i + 1, c->calendar, c->start);
         if (out != due)
-            fail_msg("case %zu (%s from %s + %lld min): due %lld, expected %s (%lld), off by %lld min",
-                     i + 1, c->calendar, c->start, (long long)c->minutes, (long long)out, c->due,
-                     (long long)due, (long long)((out - due) / MIN));
+            fail_msg(
+                "case %zu (%s from %s + %lld min): due %lld, expected %s (%lld), off by %lld min",
+                i + 1, c->calendar, c->start, (long long)c->minutes, (long long)out, c->due,
+                (long long)due, (long long)((out - due) / MIN));
         /* between() is add()'s inverse. */
         int64_t back = sla_calendar_between(cal, start, due);
         if (back != c->minutes * MIN)
@@ -296,9 +298,9 @@ static void test_the_national_day_fortnight_of_2026_holds_six_working_days(void 
     /* Mon 28 Sept to Sun 11 Oct: 28, 29, 30 Sept, 8, 9 Oct and the make-up
        Saturday 10 Oct; 1-7 Oct off → 6 × 8 h. */
     sla_calendar_t *cal = s_calendar("cn");
-    assert_int_equal(sla_calendar_between(cal, s_ms("2026-09-28 00:00 +08:00"),
-                                          s_ms("2026-10-12 00:00 +08:00")),
-                     48 * HOUR);
+    assert_int_equal(
+        sla_calendar_between(cal, s_ms("2026-09-28 00:00 +08:00"), s_ms("2026-10-12 00:00 +08:00")),
+        48 * HOUR);
     sla_calendar_destroy(&cal);
 }
 
@@ -313,12 +315,12 @@ static void test_mainland_2025_and_2026_each_have_248_working_days(void **state)
        28-31 Jan, 3, 4 Feb; 4 Apr; 1, 2, 5 May; 2 Jun; 1-3, 6-8 Oct = 18.
        Make-up: 26 Jan, 8 Feb, 27 Apr, 28 Sept, 11 Oct = 5. 248 again. */
     sla_calendar_t *cal = s_calendar("cn");
-    assert_int_equal(sla_calendar_between(cal, s_ms("2026-01-01 00:00 +08:00"),
-                                          s_ms("2027-01-01 00:00 +08:00")),
-                     248 * 8 * HOUR);
-    assert_int_equal(sla_calendar_between(cal, s_ms("2025-01-01 00:00 +08:00"),
-                                          s_ms("2026-01-01 00:00 +08:00")),
-                     248 * 8 * HOUR);
+    assert_int_equal(
+        sla_calendar_between(cal, s_ms("2026-01-01 00:00 +08:00"), s_ms("2027-01-01 00:00 +08:00")),
+        248 * 8 * HOUR);
+    assert_int_equal(
+        sla_calendar_between(cal, s_ms("2025-01-01 00:00 +08:00"), s_ms("2026-01-01 00:00 +08:00")),
+        248 * 8 * HOUR);
     sla_calendar_destroy(&cal);
 }
 
@@ -330,12 +332,12 @@ static void test_between_counts_nothing_backwards_or_outside_hours(void **state)
     assert_int_equal(sla_calendar_between(cal, a, a - HOUR), 0);
     assert_int_equal(sla_calendar_between(cal, a, a), 0);
     /* lunch and a night */
-    assert_int_equal(sla_calendar_between(cal, s_ms("2026-03-10 12:00 +08:00"),
-                                          s_ms("2026-03-10 13:00 +08:00")),
-                     0);
-    assert_int_equal(sla_calendar_between(cal, s_ms("2026-03-10 17:30 +08:00"),
-                                          s_ms("2026-03-11 08:30 +08:00")),
-                     0);
+    assert_int_equal(
+        sla_calendar_between(cal, s_ms("2026-03-10 12:00 +08:00"), s_ms("2026-03-10 13:00 +08:00")),
+        0);
+    assert_int_equal(
+        sla_calendar_between(cal, s_ms("2026-03-10 17:30 +08:00"), s_ms("2026-03-11 08:30 +08:00")),
+        0);
     /* hostile extremes are bounded, not wrapped */
     assert_true(sla_calendar_between(cal, INT64_MIN, INT64_MAX) > 0);
     sla_calendar_destroy(&cal);
@@ -393,7 +395,8 @@ static void test_wall_clock_times_skipped_or_repeated_by_dst_have_one_meaning(vo
     int64_t day = sla_days_from_civil(2026, 3, 8) * 86400;
     /* 02:30 on 8 March does not exist: it means the end of the gap, 03:00
        EDT = 07:00Z. */
-    assert_int_equal(sla_zone_to_utc(z, day + 2 * 3600 + 1800), s_ms("2026-03-08 07:00 +00:00") / 1000);
+    assert_int_equal(sla_zone_to_utc(z, day + 2 * 3600 + 1800),
+                     s_ms("2026-03-08 07:00 +00:00") / 1000);
     /* 01:30 on 1 November happens twice: the first, EDT, 05:30Z. */
     day = sla_days_from_civil(2026, 11, 1) * 86400;
     assert_int_equal(sla_zone_to_utc(z, day + 3600 + 1800), s_ms("2026-11-01 05:30 +00:00") / 1000);
@@ -412,11 +415,12 @@ static void test_a_posix_rule_alone_agrees_with_the_zone_file(void **state)
     (void)state;
     char err[200];
     sla_zone_t *file = sla_zone_load(NULL, "Europe/Berlin", err, sizeof(err));
-    sla_zone_t *rule = sla_zone_from_posix("berlin", "CET-1CEST,M3.5.0,M10.5.0/3", err, sizeof(err));
+    sla_zone_t *rule =
+        sla_zone_from_posix("berlin", "CET-1CEST,M3.5.0,M10.5.0/3", err, sizeof(err));
     assert_non_null(file);
     assert_non_null(rule);
-    for (int64_t t = s_ms("2000-01-01 00:00 +00:00") / 1000; t < s_ms("2060-01-01 00:00 +00:00") / 1000;
-         t += 3 * 3600 + 17)
+    for (int64_t t = s_ms("2000-01-01 00:00 +00:00") / 1000;
+         t < s_ms("2060-01-01 00:00 +00:00") / 1000; t += 3 * 3600 + 17)
         assert_int_equal(sla_zone_offset(file, t, NULL), sla_zone_offset(rule, t, NULL));
     sla_zone_destroy(&file);
     sla_zone_destroy(&rule);
@@ -425,8 +429,8 @@ static void test_a_posix_rule_alone_agrees_with_the_zone_file(void **state)
 static void test_zone_names_cannot_climb_out_of_zoneinfo(void **state)
 {
     (void)state;
-    const char *bad[] = {"../../etc/passwd", "/etc/passwd", "Asia//Shanghai", "Asia/", "",
-                         "Asia/Shang hai", "Asia/../UTC", "Mars/Olympus_Mons"};
+    const char *bad[] = {"../../etc/passwd", "/etc/passwd", "Asia//Shanghai",   "Asia/", "",
+                         "Asia/Shang hai",   "Asia/../UTC", "Mars/Olympus_Mons"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[200] = "";
         assert_null(sla_zone_load(NULL, bad[i], err, sizeof(err)));
@@ -438,9 +442,18 @@ static void test_zone_names_cannot_climb_out_of_zoneinfo(void **state)
 static void test_posix_tz_strings_that_make_no_sense_are_refused(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "AB5", "EST", "EST5EDT", "EST5EDT,M3.2.0", "EST5EDT,M13.2.0,M11.1.0",
-                         "EST5EDT,M3.6.0,M11.1.0", "EST5EDT,J0,J365", "EST25", "<A>5",
-                         "EST5EDT,M3.2.0/168,M11.1.0", "EST5EDT,M3.2.0,M11.1.0x"};
+    const char *bad[] = {"",
+                         "AB5",
+                         "EST",
+                         "EST5EDT",
+                         "EST5EDT,M3.2.0",
+                         "EST5EDT,M13.2.0,M11.1.0",
+                         "EST5EDT,M3.6.0,M11.1.0",
+                         "EST5EDT,J0,J365",
+                         "EST25",
+                         "<A>5",
+                         "EST5EDT,M3.2.0/168,M11.1.0",
+                         "EST5EDT,M3.2.0,M11.1.0x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[200] = "";
         sla_zone_t *z = sla_zone_from_posix("x", bad[i], err, sizeof(err));
@@ -529,7 +542,8 @@ static void test_a_definition_error_names_the_line_and_the_fault(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[256] = "";
-        sla_calendar_t *c = sla_calendar_parse("t", bad[i].text, strlen(bad[i].text), err, sizeof(err));
+        sla_calendar_t *c =
+            sla_calendar_parse("t", bad[i].text, strlen(bad[i].text), err, sizeof(err));
         if (c)
             fail_msg("accepted: %s", bad[i].text);
         if (!strstr(err, bad[i].says))
@@ -623,33 +637,32 @@ static void test_calendars_are_built_through_the_api_too(void **state)
 
 /* ---- iCalendar ----------------------------------------------------------------------- */
 
-static const char s_ics[] =
-    "BEGIN:VCALENDAR\r\n"
-    "VERSION:2.0\r\n"
-    "PRODID:-//petrocs//test//EN\r\n"
-    "BEGIN:VEVENT\r\n"
-    "UID:national-day-2026@test\r\n"
-    "DTSTART;VALUE=DATE:20261001\r\n"
-    "DTEND;VALUE=DATE:20261008\r\n"
-    "SUMMARY:National Day holiday\\, a week that is long enough to need\r\n"
-    " folding across two lines\r\n"
-    "BEGIN:VALARM\r\n"
-    "ACTION:DISPLAY\r\n"
-    "TRIGGER:-PT15M\r\n"
-    "DTSTART:19700101T000000\r\n"
-    "END:VALARM\r\n"
-    "END:VEVENT\r\n"
-    "BEGIN:VEVENT\r\n"
-    "UID:plant-day@test\r\n"
-    "DTSTART;VALUE=DATE:20260316\r\n" /* a Monday, one day: no DTEND */
-    "SUMMARY;LANGUAGE=\"zh:CN\":厂庆日\r\n"
-    "END:VEVENT\r\n"
-    "BEGIN:VEVENT\r\n"
-    "DTSTART;VALUE=DATE:20260317\r\n"
-    "DURATION:P2D\r\n"
-    "STATUS:CANCELLED\r\n" /* skipped */
-    "END:VEVENT\r\n"
-    "END:VCALENDAR\r\n";
+static const char s_ics[] = "BEGIN:VCALENDAR\r\n"
+                            "VERSION:2.0\r\n"
+                            "PRODID:-//petrocs//test//EN\r\n"
+                            "BEGIN:VEVENT\r\n"
+                            "UID:national-day-2026@test\r\n"
+                            "DTSTART;VALUE=DATE:20261001\r\n"
+                            "DTEND;VALUE=DATE:20261008\r\n"
+                            "SUMMARY:National Day holiday\\, a week that is long enough to need\r\n"
+                            " folding across two lines\r\n"
+                            "BEGIN:VALARM\r\n"
+                            "ACTION:DISPLAY\r\n"
+                            "TRIGGER:-PT15M\r\n"
+                            "DTSTART:19700101T000000\r\n"
+                            "END:VALARM\r\n"
+                            "END:VEVENT\r\n"
+                            "BEGIN:VEVENT\r\n"
+                            "UID:plant-day@test\r\n"
+                            "DTSTART;VALUE=DATE:20260316\r\n" /* a Monday, one day: no DTEND */
+                            "SUMMARY;LANGUAGE=\"zh:CN\":厂庆日\r\n"
+                            "END:VEVENT\r\n"
+                            "BEGIN:VEVENT\r\n"
+                            "DTSTART;VALUE=DATE:20260317\r\n"
+                            "DURATION:P2D\r\n"
+                            "STATUS:CANCELLED\r\n" /* skipped */
+                            "END:VEVENT\r\n"
+                            "END:VCALENDAR\r\n";
 
 static void test_all_day_ical_events_become_holidays(void **state)
 {
@@ -675,7 +688,8 @@ static void test_all_day_ical_events_become_holidays(void **state)
 static void test_ical_with_lf_line_ends_and_duration_in_weeks_is_read(void **state)
 {
     (void)state;
-    const char ics[] = "\xEF\xBB\xBF" "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260713\n"
+    const char ics[] = "\xEF\xBB\xBF"
+                       "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260713\n"
                        "DURATION:P1W\nEND:VEVENT\nEND:VCALENDAR\n";
     char err[256] = "";
     assert_int_equal(sla_ical_holidays(ics, strlen(ics), NULL, NULL, err, sizeof(err)), 1);
@@ -696,10 +710,13 @@ static void test_malformed_ical_gets_a_clear_error_and_changes_nothing(void **st
         {EV("DTSTART:20261001T090000Z\r\n"), "line 3: DTSTART is a date-time"},
         {EV("DTSTART;VALUE=DATE-TIME:20261001\r\n"), "date-time"},
         {EV("DTSTART;VALUE=DATE:20261001\r\nRRULE:FREQ=YEARLY\r\n"), "recurring"},
-        {EV("DTSTART;VALUE=DATE:20261001\r\nDTEND;VALUE=DATE:20261001\r\n"), "ends before it starts"},
+        {EV("DTSTART;VALUE=DATE:20261001\r\nDTEND;VALUE=DATE:20261001\r\n"),
+         "ends before it starts"},
         {EV("DTSTART;VALUE=DATE:20260230\r\n"), "not a date"},
+        {EV("DTSTART;VALUE=DATE:2026-10-01\r\n"), "line 3: DTSTART is not a date YYYYMMDD"},
         {EV("SUMMARY:no start\r\n"), "event without DTSTART"},
-        {EV("DTSTART;VALUE=DATE:20260101\r\nDTEND;VALUE=DATE:20280101\r\n"), "longer than 366 days"},
+        {EV("DTSTART;VALUE=DATE:20260101\r\nDTEND;VALUE=DATE:20280101\r\n"),
+         "longer than 366 days"},
         {EV("DTSTART;VALUE=DATE:20260101\r\nDTSTART;VALUE=DATE:20260102\r\n"), "given twice"},
         {EV("DTSTART;VALUE=DATE:20260101\r\nDURATION:PT8H\r\n"), "whole days or weeks"},
         {EV("DTSTART;VALUE=DATE:20260101\r\nDTEND;VALUE=DATE:20260102\r\nDURATION:P1D\r\n"),
@@ -709,7 +726,8 @@ static void test_malformed_ical_gets_a_clear_error_and_changes_nothing(void **st
         {EV(":no name\r\n"), "not a content line"},
         {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260101\r\nEND:VCALENDAR\r\n",
          "END does not match"},
-        {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260101\r\n", "ends inside a component"},
+        {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260101\r\n",
+         "ends inside a component"},
         {"VERSION:2.0\r\n", "content outside"},
         {"BEGIN:VEVENT\r\nEND:VEVENT\r\n", "must begin with BEGIN:VCALENDAR"},
         {" folded first\r\n", "without a line before it"},
@@ -731,9 +749,10 @@ static void test_malformed_ical_gets_a_clear_error_and_changes_nothing(void **st
             fail_msg("case %zu: error '%s' does not say '%s'", i, err, bad[i].says);
     }
     /* A file that goes wrong after a good event adds nothing either. */
-    const char half[] = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260112\r\n"
-                        "END:VEVENT\r\nBEGIN:VEVENT\r\nRRULE:FREQ=DAILY\r\nDTSTART;VALUE=DATE:20260119\r\n"
-                        "END:VEVENT\r\nEND:VCALENDAR\r\n";
+    const char half[] =
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20260112\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nRRULE:FREQ=DAILY\r\nDTSTART;VALUE=DATE:20260119\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_int_equal(sla_calendar_import_ical(c, half, strlen(half), err, sizeof(err)), -1);
     assert_int_equal(sla_calendar_day_ms(c, sla_days_from_civil(2026, 1, 12)), 8 * HOUR);
     assert_int_equal(sla_calendar_day_ms(c, monday), 0);
@@ -754,7 +773,8 @@ static void test_huge_ical_input_is_refused_before_it_is_read(void **state)
     size_t n = 0;
     n += (size_t)snprintf(text, big, "BEGIN:VCALENDAR\r\nSUMMARY:");
     for (int i = 0; i < 200; i++)
-        n += (size_t)snprintf(text + n, big - n, "%s\r\n ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        n += (size_t)snprintf(text + n, big - n, "%s\r\n ",
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
     n += (size_t)snprintf(text + n, big - n, "end\r\nEND:VCALENDAR\r\n");
     assert_int_equal(sla_ical_holidays(text, n, NULL, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "longer than 8 KiB"));
@@ -792,12 +812,14 @@ static void test_mutated_definitions_and_ical_files_never_crash(void **state)
                 } else {
                     c = sla_calendar_new_business("m", NULL, err, sizeof(err));
                     assert_non_null(c);
-                    assert_int_equal(sla_calendar_set_hours(c, 0, "09:00-17:00", err, sizeof(err)), 0);
+                    assert_int_equal(sla_calendar_set_hours(c, 0, "09:00-17:00", err, sizeof(err)),
+                                     0);
                     (void)sla_calendar_import_ical(c, buf, lens[t], err, sizeof(err));
                 }
                 if (c) {
                     int64_t out;
-                    assert_int_equal(sla_calendar_add(c, s_ms("2026-09-30 17:00 +08:00"), 2 * HOUR, &out), 0);
+                    assert_int_equal(
+                        sla_calendar_add(c, s_ms("2026-09-30 17:00 +08:00"), 2 * HOUR, &out), 0);
                     sla_calendar_destroy(&c);
                 }
             }
