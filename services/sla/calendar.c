@@ -620,6 +620,8 @@ typedef struct {
     sla_calendar_t *calendar;
     char zone[SLA_ZONE_NAME_MAX];
     int seen_zone;
+    int statements; /* of the definition itself, not of included files */
+    int around_the_clock; /* a "7x24" statement was read */
 } s_parse_t;
 
 static int s_stmt_hours(s_parse_t *ps, s_cursor_t *c, char *err, size_t err_size)
@@ -737,6 +739,20 @@ static int s_statement(s_parse_t *ps, const char *line, size_t len, int nested, 
     size_t n;
     if (!s_word(&c, &w, &n))
         return 0;
+    if (!nested) {
+        /* "7x24" makes the whole calendar around the clock, so nothing may
+           stand beside it: hours or holidays next to it would be ignored. */
+        int is_7x24 = n == 4 && strncmp(w, "7x24", 4) == 0;
+        if (is_7x24 ? ps->statements > 0 || s_word(&c, &w, &n) : ps->around_the_clock) {
+            s_fail(err, err_size, "7x24 stands alone: a line of its own and no other statement");
+            return -1;
+        }
+        ps->statements++;
+        if (is_7x24) {
+            ps->around_the_clock = 1;
+            return 0;
+        }
+    }
     if (n == 7 && strncmp(w, "holiday", 7) == 0)
         return s_stmt_holiday(ps, &c, err, err_size);
     if (n == 7 && strncmp(w, "workday", 7) == 0)
@@ -749,7 +765,7 @@ static int s_statement(s_parse_t *ps, const char *line, size_t len, int nested, 
         return s_stmt_include(ps, &c, err, err_size);
     snprintf(err, err_size, "unknown statement '%.*s' (%s)", (int)(n > 20 ? 20 : n), w,
              nested ? "a holiday file has holiday and workday lines"
-                    : "zone, hours, holiday, workday or include");
+                    : "zone, hours, holiday, workday, include or 7x24");
     return -1;
 }
 
@@ -807,6 +823,15 @@ sla_calendar_t *sla_calendar_parse(const char *name, const char *text, size_t le
     s_parse_t ps = {.calendar = self};
     if (s_parse_text(&ps, "calendar", text, len, 0, err, err_size) < 0)
         goto out_destroy;
+    if (ps.around_the_clock) {
+        sla_calendar_t *always = sla_calendar_new_7x24();
+        if (always)
+            snprintf(always->name, sizeof(always->name), "%s", name);
+        else
+            s_fail(err, err_size, "out of memory");
+        sla_calendar_destroy(&self);
+        return always;
+    }
     if (ps.seen_zone && strcmp(ps.zone, SLA_CALENDAR_DEFAULT_ZONE) != 0) {
         char why[200] = "";
         sla_zone_t *z = sla_zone_load(NULL, ps.zone, why, sizeof(why));
@@ -836,6 +861,15 @@ static const char s_cn_office[] = "zone Asia/Shanghai\n"
                                   "include cn-2025\n"
                                   "include cn-2026\n"
                                   "include cn-2027\n";
+
+const char *sla_calendar_builtin_text(const char *name)
+{
+    if (name && strcmp(name, "7x24") == 0)
+        return "7x24\n";
+    if (name && strcmp(name, "cn-office") == 0)
+        return s_cn_office;
+    return NULL;
+}
 
 sla_calendar_t *sla_calendar_new_named(const char *name)
 {

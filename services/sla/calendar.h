@@ -34,6 +34,9 @@
  *     workday 2026-10-10 as fri               (…or the hours of the weekday named)
  *     include cn-2026                         (an embedded holiday file: sla_calendar_data)
  *
+ * or, alone on its line with no other statement, `7x24`: every moment is
+ * working time (how the stored calendar "7x24" is written).
+ *
  * Times are HH:MM, 00:00..24:00, intervals of a day in order and not
  * overlapping. A date may not be both a holiday and a make-up day.
  */
@@ -56,7 +59,8 @@ sla_calendar_t *sla_calendar_new_7x24(void);
    Monday to Friday 08:30-12:00 and 13:00-17:30, mainland China holidays
    and make-up days of 2025-2027); NULL for an unknown name. */
 sla_calendar_t *sla_calendar_new_named(const char *name);
-/* A business calendar from a definition (format above). name: letters,
+/* A calendar from a definition (format above): a business calendar, or a
+   7×24 one named name for a definition reading `7x24`. name: letters,
    digits, '-', '_', '.', at most 63. NULL with err filled ("line 3: …"). */
 sla_calendar_t *sla_calendar_parse(const char *name, const char *text, size_t len, char *err,
                                    size_t err_size);
@@ -83,6 +87,9 @@ int sla_calendar_import_ical(sla_calendar_t *self, const char *text, size_t len,
 
 /* The calendar's stable name, stored as each clock's policy. */
 const char *sla_calendar_name(const sla_calendar_t *self);
+/* The built-in definition text of a built-in calendar ("7x24",
+   "cn-office"), as seeded in the calendars table; NULL for other names. */
+const char *sla_calendar_builtin_text(const char *name);
 /* The zone of a business calendar; NULL for 7×24. */
 const char *sla_calendar_zone(const sla_calendar_t *self);
 /* Is local date day (days since 1970-01-01) a working day, and how much

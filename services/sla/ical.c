@@ -9,6 +9,7 @@
  * component are read for shape and then ignored.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "ical.h"
@@ -315,4 +316,71 @@ int sla_ical_holidays(const char *text, size_t len, sla_ical_days_fn fn, void *c
     if (r.depth)
         return s_fail(&r, lineno, "the file ends inside a component (missing END)");
     return r.events;
+}
+
+/* ---- as definition text ---------------------------------------------------------- */
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+    const char *note;
+    char *err;
+    size_t err_size;
+} s_lines_t;
+
+static int s_line_of(void *arg, int64_t from_day, int64_t to_day_excl)
+{
+    s_lines_t *out = arg;
+    int64_t y[2];
+    int m[2], d[2];
+    sla_civil_from_days(from_day, &y[0], &m[0], &d[0]);
+    sla_civil_from_days(to_day_excl - 1, &y[1], &m[1], &d[1]);
+    if (y[0] < 1971 || y[1] > 2199) {
+        snprintf(out->err, out->err_size, "a holiday outside the years 1971..2199");
+        return -1;
+    }
+    /* At most 10 000 events of one line each (ical.h): the buffer is
+       bounded by the event limit, never by the file's say-so. */
+    char line[160];
+    int n = snprintf(line, sizeof(line), "holiday %04d-%02d-%02d..%04d-%02d-%02d %s\n", (int)y[0],
+                     m[0], d[0], (int)y[1], m[1], d[1], out->note);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        snprintf(out->err, out->err_size, "note too long");
+        return -1;
+    }
+    if (out->len + (size_t)n + 1 > out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 4096;
+        char *grown = realloc(out->text, cap);
+        if (!grown) {
+            snprintf(out->err, out->err_size, "out of memory");
+            return -1;
+        }
+        out->text = grown;
+        out->cap = cap;
+    }
+    memcpy(out->text + out->len, line, (size_t)n + 1);
+    out->len += (size_t)n;
+    return 0;
+}
+
+char *sla_ical_definition(const char *text, size_t len, const char *note, int *events, char *err,
+                          size_t err_size)
+{
+    s_lines_t out = {.note = note ? note : "", .err = err, .err_size = err_size};
+    if (strlen(out.note) > 80 || strpbrk(out.note, "\r\n#")) {
+        snprintf(err, err_size, "note: at most 80 bytes on one line, no '#'");
+        return NULL;
+    }
+    int n = sla_ical_holidays(text, len, s_line_of, &out, err, err_size);
+    if (n < 0) {
+        free(out.text);
+        return NULL;
+    }
+    if (!out.text && !(out.text = calloc(1, 1))) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (events)
+        *events = n;
+    return out.text;
 }

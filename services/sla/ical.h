@@ -33,4 +33,12 @@ typedef int (*sla_ical_days_fn)(void *ctx, int64_t from_day, int64_t to_day_excl
 int sla_ical_holidays(const char *text, size_t len, sla_ical_days_fn fn, void *ctx, char *err,
                       size_t err_size);
 
+/* The holidays of an iCalendar file as calendar definition lines
+   ("holiday 2026-10-01..2026-10-07 <note>\n", calendar.h), so that an
+   import can be stored as text with the rest of a definition. A string the
+   caller frees (*events set to the number of events), or NULL with err
+   filled; days outside 1971..2199 are refused. */
+char *sla_ical_definition(const char *text, size_t len, const char *note, int *events, char *err,
+                          size_t err_size);
+
 #endif

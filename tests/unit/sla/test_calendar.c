@@ -539,6 +539,9 @@ static void test_a_definition_error_names_the_line_and_the_fault(void **state)
         {"hours mon 00:00-01:00 01:00-02:00 02:00-03:00 03:00-04:00 04:00-05:00 05:00-06:00 "
          "06:00-07:00 07:00-08:00 08:00-09:00\n",
          "more than 8 working intervals"},
+        {"7x24\nhours mon 09:00-10:00\n", "line 2: 7x24 stands alone"},
+        {"# around the clock\nzone Asia/Shanghai\n7x24\n", "line 3: 7x24 stands alone"},
+        {"7x24 please\n", "line 1: 7x24 stands alone"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[256] = "";
@@ -549,6 +552,49 @@ static void test_a_definition_error_names_the_line_and_the_fault(void **state)
         if (!strstr(err, bad[i].says))
             fail_msg("case %zu: error '%s' does not say '%s'", i, err, bad[i].says);
     }
+}
+
+/* The stored calendar "7x24" is written as the one word; whatever it is
+   called, such a calendar counts real time, weekends and nights included. */
+static void test_a_7x24_definition_counts_every_moment(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    const char *text = "# the around-the-clock desk\n7x24\n";
+    sla_calendar_t *c = sla_calendar_parse("hotline", text, strlen(text), err, sizeof(err));
+    assert_non_null(c);
+    assert_string_equal(sla_calendar_name(c), "hotline");
+    assert_null(sla_calendar_zone(c));
+    int64_t due;
+    /* Saturday 2026-02-14 23:00 +08:00 plus 2 h is Sunday 01:00. */
+    assert_int_equal(sla_calendar_add(c, s_ms("2026-02-14 23:00 +08:00"), 2 * HOUR, &due), 0);
+    assert_int_equal(due, s_ms("2026-02-15 01:00 +08:00"));
+    sla_calendar_destroy(&c);
+}
+
+/* The built-in calendars' texts are what the calendars table is seeded
+   with, so they must parse into the same calendars sla_calendar_new_named
+   gives. */
+static void test_the_builtin_texts_parse_to_the_builtin_calendars(void **state)
+{
+    (void)state;
+    const char *names[] = {"7x24", "cn-office"};
+    for (size_t i = 0; i < 2; i++) {
+        char err[256] = "";
+        const char *text = sla_calendar_builtin_text(names[i]);
+        assert_non_null(text);
+        sla_calendar_t *parsed = sla_calendar_parse(names[i], text, strlen(text), err, sizeof(err));
+        sla_calendar_t *named = sla_calendar_new_named(names[i]);
+        assert_non_null(parsed);
+        assert_non_null(named);
+        int64_t a, b, start = s_ms("2026-09-30 16:00 +08:00");
+        assert_int_equal(sla_calendar_add(parsed, start, 9 * HOUR, &a), 0);
+        assert_int_equal(sla_calendar_add(named, start, 9 * HOUR, &b), 0);
+        assert_int_equal(a, b);
+        sla_calendar_destroy(&parsed);
+        sla_calendar_destroy(&named);
+    }
+    assert_null(sla_calendar_builtin_text("cn-2026"));
 }
 
 static void test_hostile_definitions_are_bounded(void **state)
@@ -683,6 +729,33 @@ static void test_all_day_ical_events_become_holidays(void **state)
     assert_int_equal(sla_calendar_add(c, s_ms("2026-03-13 16:00 +08:00"), 2 * HOUR, &out), 0);
     assert_int_equal(out, s_ms("2026-03-17 10:00 +08:00"));
     sla_calendar_destroy(&c);
+}
+
+/* An import is stored as definition text: the same file written as
+   holiday lines gives the same calendar as importing it directly. */
+static void test_an_ical_file_becomes_holiday_lines_of_a_definition(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    int events = 0;
+    char *lines = sla_ical_definition(s_ics, strlen(s_ics), "imported", &events, err, sizeof(err));
+    assert_non_null(lines);
+    assert_int_equal(events, 2);
+    assert_non_null(strstr(lines, "holiday 2026-10-01..2026-10-07 imported\n"));
+    assert_non_null(strstr(lines, "holiday 2026-03-16..2026-03-16 imported\n"));
+    char def[1024];
+    snprintf(def, sizeof(def), "hours mon-fri 09:00-17:00\n%s", lines);
+    free(lines);
+    sla_calendar_t *c = sla_calendar_parse("t", def, strlen(def), err, sizeof(err));
+    assert_non_null(c);
+    int64_t out;
+    assert_int_equal(sla_calendar_add(c, s_ms("2026-03-13 16:00 +08:00"), 2 * HOUR, &out), 0);
+    assert_int_equal(out, s_ms("2026-03-17 10:00 +08:00"));
+    sla_calendar_destroy(&c);
+    /* A bad file or a note that would break the line gives NULL and a reason. */
+    assert_null(sla_ical_definition("BEGIN:VCALENDAR\n", 16, "x", &events, err, sizeof(err)));
+    assert_null(sla_ical_definition(s_ics, strlen(s_ics), "a # b", &events, err, sizeof(err)));
+    assert_non_null(strstr(err, "note"));
 }
 
 static void test_ical_with_lf_line_ends_and_duration_in_weeks_is_read(void **state)
@@ -845,7 +918,10 @@ int main(void)
         cmocka_unit_test(test_hostile_definitions_are_bounded),
         cmocka_unit_test(test_the_shipped_holiday_files_are_embedded_and_parse),
         cmocka_unit_test(test_calendars_are_built_through_the_api_too),
+        cmocka_unit_test(test_a_7x24_definition_counts_every_moment),
+        cmocka_unit_test(test_the_builtin_texts_parse_to_the_builtin_calendars),
         cmocka_unit_test(test_all_day_ical_events_become_holidays),
+        cmocka_unit_test(test_an_ical_file_becomes_holiday_lines_of_a_definition),
         cmocka_unit_test(test_ical_with_lf_line_ends_and_duration_in_weeks_is_read),
         cmocka_unit_test(test_malformed_ical_gets_a_clear_error_and_changes_nothing),
         cmocka_unit_test(test_huge_ical_input_is_refused_before_it_is_read),
