@@ -287,6 +287,11 @@ void sla_calendar_destroy(sla_calendar_t **self_p)
     *self_p = NULL;
 }
 
+int sla_calendar_name_ok(const char *name)
+{
+    return s_name_ok(name);
+}
+
 const char *sla_calendar_name(const sla_calendar_t *self)
 {
     return self->name;

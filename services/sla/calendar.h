@@ -85,6 +85,8 @@ int sla_calendar_add_workday(sla_calendar_t *self, const char *date, int as_week
 int sla_calendar_import_ical(sla_calendar_t *self, const char *text, size_t len, char *err,
                              size_t err_size);
 
+/* Is name a calendar name: 1 to 63 letters, digits, '-', '_' or '.'? */
+int sla_calendar_name_ok(const char *name);
 /* The calendar's stable name, stored as each clock's policy. */
 const char *sla_calendar_name(const sla_calendar_t *self);
 /* The built-in definition text of a built-in calendar ("7x24",
