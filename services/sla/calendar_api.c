@@ -214,6 +214,14 @@ static void s_import(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 404, "name", "no stored calendar named %s", name);
         goto out_free;
     }
+    c = s_parse(resp, "name", name, old, strlen(old));
+    if (!c || !sla_calendar_zone(c)) {
+        cs_db_rollback(req->db);
+        if (c)
+            cs_http_error(resp, 409, "name", "%s counts every moment: it has no holidays", name);
+        goto out_free;
+    }
+    sla_calendar_destroy(&c);
     size_t n_old = strlen(old), n_lines = strlen(lines);
     char stamp[40];
     cs_iso8601(cs_now_ms(), stamp, sizeof(stamp));
@@ -225,11 +233,6 @@ static void s_import(cs_http_req_t *req, cs_http_resp_t *resp)
     c = s_parse(resp, "ical", name, merged, strlen(merged));
     if (!c) {
         cs_db_rollback(req->db);
-        goto out_free;
-    }
-    if (!sla_calendar_zone(c)) {
-        cs_db_rollback(req->db);
-        cs_http_error(resp, 409, "name", "%s counts every moment: it has no holidays", name);
         goto out_free;
     }
     if (sla_calendars_write(req->db, name, merged) < 0 || cs_db_commit(req->db) < 0)

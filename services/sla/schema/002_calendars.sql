@@ -21,5 +21,5 @@ CREATE TABLE calendars (
 -- they can be read, and cn-office corrected, through the API like any other.
 INSERT INTO calendars (name, definition) VALUES
     ('7x24', E'7x24\n'),
-    ('cn-office', E'zone Asia/Shanghai\nhours mon-fri 08:30-12:00 13:00-17:30\n'
-                  E'include cn-2025\ninclude cn-2026\ninclude cn-2027\n');
+    ('cn-office', concat_ws(E'\n', 'zone Asia/Shanghai', 'hours mon-fri 08:30-12:00 13:00-17:30',
+                            'include cn-2025', 'include cn-2026', 'include cn-2027', ''));
