@@ -43,8 +43,7 @@ int sla_api_policy_for(sla_api_t *self, cs_db_t *db, const char *calendar, sla_p
     return rc > 0 ? 0 : -1;
 }
 
-static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *row,
-                            int64_t now_ms)
+static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *row, int64_t now_ms)
 {
     const sla_clock_t *c = &row->clock;
     sla_policy_t counting, *policy = &counting;
@@ -239,8 +238,7 @@ static void s_get_stats(cs_http_req_t *req, cs_http_resp_t *resp)
     cs_http_json(resp, 200, out);
 }
 
-sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting,
-                       const char *default_calendar)
+sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char *default_calendar)
 {
     sla_api_t *self = calloc(1, sizeof(*self));
     if (!self)

@@ -38,8 +38,7 @@ typedef struct {
 
 /* Register every route. counting's calendar is not used. NULL on failure.
    Destroy only after the server has stopped. */
-sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting,
-                       const char *default_calendar);
+sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char *default_calendar);
 void sla_api_destroy(sla_api_t **self_p);
 
 /* How a stored clock counts: counting with the calendar it names (7×24

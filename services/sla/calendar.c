@@ -625,7 +625,7 @@ typedef struct {
     sla_calendar_t *calendar;
     char zone[SLA_ZONE_NAME_MAX];
     int seen_zone;
-    int statements; /* of the definition itself, not of included files */
+    int statements;       /* of the definition itself, not of included files */
     int around_the_clock; /* a "7x24" statement was read */
 } s_parse_t;
 

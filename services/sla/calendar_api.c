@@ -36,7 +36,8 @@ static const char *s_name(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *name = req->nparams > 0 ? req->param[0] : NULL;
     if (!name || !sla_calendar_name_ok(name)) {
-        cs_http_error(resp, 422, "name", "a calendar name is 1 to %d letters, digits, '-', '_' or '.'",
+        cs_http_error(resp, 422, "name",
+                      "a calendar name is 1 to %d letters, digits, '-', '_' or '.'",
                       SLA_CALENDAR_NAME_MAX - 1);
         return NULL;
     }
@@ -66,8 +67,8 @@ static json_t *s_calendar_json(const char *name, const char *definition, int64_t
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "kind", json_string(c && sla_calendar_zone(c) ? "business" : "7x24"));
-    json_object_set_new(o, "zone", c && sla_calendar_zone(c) ? json_string(sla_calendar_zone(c))
-                                                             : json_null());
+    json_object_set_new(
+        o, "zone", c && sla_calendar_zone(c) ? json_string(sla_calendar_zone(c)) : json_null());
     json_object_set_new(o, "stored", json_boolean(updated_at_ms != 0));
     json_object_set_new(o, "updated_at", s_instant(updated_at_ms));
     json_object_set_new(o, "definition", json_string(definition));
@@ -171,8 +172,7 @@ static void s_put(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out;
     int rc = sla_calendars_write(req->db, name, text);
     if (rc == -2) {
-        cs_http_error(resp, 409, "name", "the table already holds %d calendars",
-                      SLA_CALENDARS_MAX);
+        cs_http_error(resp, 409, "name", "the table already holds %d calendars", SLA_CALENDARS_MAX);
     } else if (rc < 0) {
         cs_http_error(resp, 503, NULL, "database unavailable");
     } else {
@@ -339,8 +339,9 @@ static int s_targets(const json_t *o, int64_t minutes[SLA_TARGET_COUNT], char *e
         return 0;
     }
     if (!json_is_object(t)) {
-        snprintf(err, size, "give targets {\"first_response\": minutes, \"resolution\": minutes}"
-                            " or a priority P1..P4");
+        snprintf(err, size,
+                 "give targets {\"first_response\": minutes, \"resolution\": minutes}"
+                 " or a priority P1..P4");
         return -1;
     }
     for (int i = 0; i < SLA_TARGET_COUNT; i++) {
@@ -420,7 +421,8 @@ static int s_events(cs_http_resp_t *resp, const json_t *list, sla_preview_event_
                           " or ms since the epoch");
             return -1;
         }
-        if (kind == SLA_EVENT_PRIORITY_CHANGED && s_targets(e, ev[i].minutes, err, sizeof(err)) < 0) {
+        if (kind == SLA_EVENT_PRIORITY_CHANGED &&
+            s_targets(e, ev[i].minutes, err, sizeof(err)) < 0) {
             cs_http_error(resp, 422, field, "%s", err);
             return -1;
         }
@@ -502,9 +504,9 @@ static void s_preview(cs_http_req_t *req, cs_http_resp_t *resp)
     }
     json_t *o = json_object();
     json_object_set_new(o, "calendar", json_string(sla_calendar_name(calendar)));
-    json_object_set_new(o, "zone", sla_calendar_zone(calendar)
-                                       ? json_string(sla_calendar_zone(calendar))
-                                       : json_null());
+    json_object_set_new(o, "zone",
+                        sla_calendar_zone(calendar) ? json_string(sla_calendar_zone(calendar))
+                                                    : json_null());
     json_object_set_new(o, "as_of", s_instant(out->as_of_ms));
     json_object_set_new(o, "priority_changes", json_integer(out->changes));
     json_t *clocks = json_array();

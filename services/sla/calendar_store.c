@@ -67,8 +67,7 @@ int sla_calendars_refresh(sla_calendars_t *self, cs_db_t *db)
 }
 
 /* Parse name from the table, or take the built-in: 1, 0 (err), -1. */
-static int s_load(cs_db_t *db, const char *name, sla_calendar_t **out, char *err,
-                  size_t err_size)
+static int s_load(cs_db_t *db, const char *name, sla_calendar_t **out, char *err, size_t err_size)
 {
     char *definition = NULL;
     int64_t at;
@@ -156,14 +155,15 @@ int sla_calendars_write(cs_db_t *db, const char *name, const char *definition)
     /* One statement: a new name is taken only while the table has room; an
        existing one is always replaced, with a fresh version. */
     char max[24];
-    PGresult *r = cs_db_exec(db,
-                             "INSERT INTO calendars (name, definition) SELECT $1, $2"
-                             " WHERE (SELECT count(*) FROM calendars) < $3::int"
-                             "    OR EXISTS (SELECT 1 FROM calendars WHERE name = $1)"
-                             " ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition,"
-                             " version = nextval('calendar_versions'), updated_at = now()"
-                             " RETURNING (xmax = 0)",
-                             3, (const char *[]){name, definition, cs_db_i64(max, SLA_CALENDARS_MAX)});
+    PGresult *r =
+        cs_db_exec(db,
+                   "INSERT INTO calendars (name, definition) SELECT $1, $2"
+                   " WHERE (SELECT count(*) FROM calendars) < $3::int"
+                   "    OR EXISTS (SELECT 1 FROM calendars WHERE name = $1)"
+                   " ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition,"
+                   " version = nextval('calendar_versions'), updated_at = now()"
+                   " RETURNING (xmax = 0)",
+                   3, (const char *[]){name, definition, cs_db_i64(max, SLA_CALENDARS_MAX)});
     if (!r)
         return -1;
     int rc = PQntuples(r) == 0 ? -2 : strcmp(cs_db_get(r, 0, 0), "t") == 0 ? 1 : 0;

@@ -49,7 +49,7 @@ typedef struct {
 } s_binding_t;
 
 struct sla_monitor {
-    sla_calendars_t *calendars; /* the bus thread's cache (calendar_store.h) */
+    sla_calendars_t *calendars;           /* the bus thread's cache (calendar_store.h) */
     char calendar[SLA_CALENDAR_NAME_MAX]; /* new clocks count on it (CS_SLA_CALENDAR) */
     sla_policy_t policy; /* minute and warning share; calendar NULL: each clock names its own */
     s_binding_t bindings[SLA_ON_COUNT];
@@ -85,8 +85,8 @@ static int s_policy_for(sla_monitor_t *self, cs_db_t *db, const char *calendar,
         return -1;
     if (rc == 0) {
         cs_error("sla: calendar %s unusable (%s); counting on 7x24", calendar, err);
-        if (sla_calendars_get(self->calendars, NULL, "7x24", &policy->calendar, err,
-                              sizeof(err)) <= 0)
+        if (sla_calendars_get(self->calendars, NULL, "7x24", &policy->calendar, err, sizeof(err)) <=
+            0)
             return -1;
     }
     return 0;
@@ -215,8 +215,8 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
         int minutes =
             target == SLA_TARGET_FIRST_RESPONSE ? commit.response_min : commit.resolution_min;
         char err[128];
-        if (sla_clock_arm(&row.clock, &policy, (sla_target_t)target, t->received_at_ms,
-                          minutes, err, sizeof(err)) < 0) {
+        if (sla_clock_arm(&row.clock, &policy, (sla_target_t)target, t->received_at_ms, minutes,
+                          err, sizeof(err)) < 0) {
             cs_error("sla: cannot arm %s of ticket %s: %s", sla_target_name(target), t->number,
                      err);
             return 1; /* the event is unusable, not the database */

@@ -69,9 +69,9 @@ static void test_a_friday_afternoon_ticket_is_due_monday_morning(void **state)
     sla_preview_event_t ev[] = {s_ev(SLA_EVENT_CREATED, "2026-01-09 16:00")};
     sla_preview_t out;
     char err[200] = "";
-    assert_int_equal(sla_preview_run(&s_office, s_p2, ev, 1, s_sh("2026-01-10 12:00"), &out, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        sla_preview_run(&s_office, s_p2, ev, 1, s_sh("2026-01-10 12:00"), &out, err, sizeof(err)),
+        0);
     assert_int_equal(out.clocks[FR].clock.deadline_ms, s_sh("2026-01-12 09:00"));
     assert_int_equal(out.clocks[FR].clock.warn_at_ms, s_sh("2026-01-12 08:36"));
     assert_int_equal(out.clocks[FR].clock.state, SLA_CLOCK_RUNNING);
@@ -112,9 +112,9 @@ static void test_time_pending_customer_does_not_count_on_business_hours(void **s
     };
     sla_preview_t out;
     char err[200] = "";
-    assert_int_equal(sla_preview_run(&s_office, s_p2, ev, 4, s_sh("2026-01-13 12:00"), &out, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        sla_preview_run(&s_office, s_p2, ev, 4, s_sh("2026-01-13 12:00"), &out, err, sizeof(err)),
+        0);
     assert_int_equal(out.clocks[FR].clock.state, SLA_CLOCK_MET);
     assert_int_equal(out.clocks[FR].percent, 25);
     assert_int_equal(out.clocks[RES].clock.state, SLA_CLOCK_RUNNING);
@@ -190,9 +190,9 @@ static void test_a_closed_ticket_stops_its_clocks(void **state)
     };
     sla_preview_t out;
     char err[200] = "";
-    assert_int_equal(sla_preview_run(&s_office, s_p2, ev, 2, s_sh("2026-01-20 10:00"), &out, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        sla_preview_run(&s_office, s_p2, ev, 2, s_sh("2026-01-20 10:00"), &out, err, sizeof(err)),
+        0);
     assert_int_equal(out.clocks[FR].clock.state, SLA_CLOCK_STOPPED);
     assert_int_equal(out.clocks[FR].used_ms, 60 * MIN);
     assert_int_equal(out.clocks[RES].clock.state, SLA_CLOCK_STOPPED);
@@ -204,7 +204,8 @@ static void test_a_timeline_that_makes_no_sense_is_refused_with_the_event_named(
     sla_preview_t out;
     char err[200] = "";
     sla_preview_event_t late_start[] = {s_ev(SLA_EVENT_PENDING, "2026-01-12 09:00")};
-    assert_int_equal(sla_preview_run(&s_office, s_p2, late_start, 1, 0, &out, err, sizeof(err)), -1);
+    assert_int_equal(sla_preview_run(&s_office, s_p2, late_start, 1, 0, &out, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "event 0: the first event must be created"));
     sla_preview_event_t backwards[] = {s_ev(SLA_EVENT_CREATED, "2026-01-12 09:00"),
                                        s_ev(SLA_EVENT_PENDING, "2026-01-12 08:00")};
@@ -220,12 +221,13 @@ static void test_a_timeline_that_makes_no_sense_is_refused_with_the_event_named(
                      -1);
     assert_non_null(strstr(err, "event 1: first_response: target of 0 minutes"));
     int64_t zero[SLA_TARGET_COUNT] = {0, 60};
-    assert_int_equal(sla_preview_run(&s_office, zero, late_start, 0, 0, &out, err, sizeof(err)), -1);
+    assert_int_equal(sla_preview_run(&s_office, zero, late_start, 0, 0, &out, err, sizeof(err)),
+                     -1);
     assert_int_equal(sla_preview_run(&s_office, zero, twice, 1, 0, &out, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "first_response"));
-    assert_int_equal(
-        sla_preview_run(&s_office, s_p2, twice, 1, s_sh("2026-01-12 08:00"), &out, err, sizeof(err)),
-        -1);
+    assert_int_equal(sla_preview_run(&s_office, s_p2, twice, 1, s_sh("2026-01-12 08:00"), &out, err,
+                                     sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "as_of"));
 }
 
