@@ -85,6 +85,13 @@ $(BUILD)/bin/cs-$(1): $(BUILD)/obj/services/$(1)/main.o $(BUILD)/lib/$(1).a $(LI
 endef
 $(foreach s,$(SERVICES),$(eval $(call SERVICE_template,$(s))))
 
+# sla's holiday files (services/sla/calendars/*.txt) ride in the binary like migrations.
+SLA_CALENDAR_TXT := $(sort $(wildcard services/sla/calendars/*.txt))
+$(BUILD)/gen/sla_calendar_files.c: $(SLA_CALENDAR_TXT) tools/embed-sql
+	@mkdir -p $(dir $@)
+	tools/embed-sql sla_calendar_files $@ $(SLA_CALENDAR_TXT)
+$(BUILD)/lib/sla.a: $(BUILD)/gen/sla_calendar_files.o
+
 $(BUILD)/bin/csctl: $(BUILD)/obj/tools/csctl.o $(LIBCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -6,6 +6,7 @@
  * and every listing is bounded by limit (at most 1000) and paged by offset,
  * both checked whichever way the clocks are asked for.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "api.h"
 #include "clock_store.h"
@@ -32,9 +33,22 @@ static json_t *s_instant(int64_t ms)
     return json_string(buf);
 }
 
-static json_t *s_clock_json(const sla_clock_row_t *row, const sla_policy_t *policy, int64_t now_ms)
+int sla_api_policy_for(sla_api_t *self, cs_db_t *db, const char *calendar, sla_policy_t *out)
+{
+    char err[300] = "";
+    *out = self->counting;
+    int rc = sla_calendars_get(self->calendars, db, calendar, &out->calendar, err, sizeof(err));
+    if (rc == 0)
+        rc = sla_calendars_get(self->calendars, NULL, "7x24", &out->calendar, err, sizeof(err));
+    return rc > 0 ? 0 : -1;
+}
+
+static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *row, int64_t now_ms)
 {
     const sla_clock_t *c = &row->clock;
+    sla_policy_t counting, *policy = &counting;
+    if (sla_api_policy_for(api, db, row->policy, &counting) < 0)
+        return NULL;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(row->id));
     json_object_set_new(o, "ticket_id", json_string(row->ticket_id));
@@ -55,6 +69,7 @@ static json_t *s_clock_json(const sla_clock_row_t *row, const sla_policy_t *poli
     json_object_set_new(o, "breached_at", s_instant(c->breached_at_ms));
     json_object_set_new(o, "stopped_at", s_instant(c->stopped_at_ms));
     json_object_set_new(o, "percent", json_integer(sla_clock_percent(c, policy, now_ms)));
+    json_object_set_new(o, "working_ms_used", json_integer(sla_clock_used_ms(c, policy, now_ms)));
     json_object_set_new(o, "team", json_string(row->team));
     json_object_set_new(o, "assignee", json_string(row->assignee));
     return o;
@@ -90,7 +105,7 @@ static int s_attach_history(cs_db_t *db, const char *number, json_t *by_id)
 static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const char *number,
                                const sla_page_t *page)
 {
-    const sla_policy_t *policy = req->ctx;
+    sla_api_t *api = req->ctx;
     if (!*number || !sla_store_text_ok(number, SLA_NUMBER_MAX)) {
         cs_http_error(resp, 422, "ticket", "ticket must be a ticket number of 1..%d bytes",
                       SLA_NUMBER_MAX);
@@ -111,9 +126,9 @@ static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const c
     json_t *clocks = json_array(), *by_id = json_object();
     for (int i = 0; i < PQntuples(r); i++) {
         sla_clock_row_t row;
-        if (sla_store_row_from(r, i, &row) < 0)
+        json_t *o;
+        if (sla_store_row_from(r, i, &row) < 0 || !(o = s_clock_json(api, req->db, &row, now)))
             continue;
-        json_t *o = s_clock_json(&row, policy, now);
         json_object_set_new(o, "history", json_array());
         json_object_set(by_id, row.id, o);
         json_array_append_new(clocks, o);
@@ -135,7 +150,7 @@ static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const c
 static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const char *state,
                               const sla_page_t *page)
 {
-    const sla_policy_t *policy = req->ctx;
+    sla_api_t *api = req->ctx;
     if (sla_clock_state_parse(state) < 0) {
         cs_http_error(resp, 422, "state",
                       "state must be one of running, paused, met, breached, stopped");
@@ -157,8 +172,9 @@ static void s_clocks_in_state(cs_http_req_t *req, cs_http_resp_t *resp, const ch
     json_t *clocks = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         sla_clock_row_t row;
-        if (sla_store_row_from(r, i, &row) == 0)
-            json_array_append_new(clocks, s_clock_json(&row, policy, now));
+        json_t *o;
+        if (sla_store_row_from(r, i, &row) == 0 && (o = s_clock_json(api, req->db, &row, now)))
+            json_array_append_new(clocks, o);
     }
     PQclear(r);
     json_t *out = json_object();
@@ -174,7 +190,12 @@ static void s_get_clocks(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *ticket = cs_http_query(req, "ticket");
     const char *state = cs_http_query(req, "state");
+    sla_api_t *api = req->ctx;
     sla_page_t page;
+    if (sla_calendars_refresh(api->calendars, req->db) < 0) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
     if (ticket && state) {
         cs_http_error(resp, 422, "state", "give either ticket or state, not both");
         return;
@@ -217,8 +238,30 @@ static void s_get_stats(cs_http_req_t *req, cs_http_resp_t *resp)
     cs_http_json(resp, 200, out);
 }
 
-void sla_api_register(cs_http_t *http, const sla_policy_t *policy)
+sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char *default_calendar)
 {
-    cs_http_route(http, "GET", "/v1/stats", s_get_stats, (void *)policy);
-    cs_http_route(http, "GET", "/v1/clocks", s_get_clocks, (void *)policy);
+    sla_api_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->calendars = sla_calendars_new();
+    if (!self->calendars) {
+        free(self);
+        return NULL;
+    }
+    self->counting = *counting;
+    self->counting.calendar = NULL;
+    snprintf(self->default_calendar, sizeof(self->default_calendar), "%s", default_calendar);
+    cs_http_route(http, "GET", "/v1/stats", s_get_stats, self);
+    cs_http_route(http, "GET", "/v1/clocks", s_get_clocks, self);
+    sla_calendar_api_register(http, self);
+    return self;
+}
+
+void sla_api_destroy(sla_api_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sla_calendars_destroy(&(*self_p)->calendars);
+    free(*self_p);
+    *self_p = NULL;
 }

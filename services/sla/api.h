@@ -11,14 +11,41 @@
  * "armed" counts every clock ever armed; "warning" the running clocks past
  * their warning share. Read-only: every handler runs one query on the HTTP
  * thread's connection and needs no transaction.
+ *
+ * And the calendars and the preview (calendar_api.c):
+ *
+ *   GET  /v1/sla/calendars               every calendar: name, updated_at, bytes
+ *   GET  /v1/sla/calendars/{name}        its definition, kind, zone
+ *   PUT  /v1/sla/calendars/{name}        a definition (text/plain, or JSON
+ *                                        {"definition": "..."}); 422 naming the line
+ *   POST /v1/sla/calendars/{name}/ical   an iCalendar file's all-day events
+ *                                        added to it as holidays
+ *   POST /v1/sla/preview                 a timeline of ticket events through
+ *                                        the clocks (preview.h)
  */
 #ifndef SLA_API_H
 #define SLA_API_H
+#include "calendar_store.h"
 #include "clock.h"
 #include "cs_http.h"
 
-/* Register the routes; policy (the clocks' calendar and minute) must outlive
-   the server. */
-void sla_api_register(cs_http_t *http, const sla_policy_t *policy);
+/* What the HTTP thread's handlers share; used on that thread only. */
+typedef struct {
+    sla_policy_t counting; /* minute and warning share; each clock names its calendar */
+    char default_calendar[SLA_CALENDAR_NAME_MAX]; /* CS_SLA_CALENDAR */
+    sla_calendars_t *calendars;                   /* the HTTP thread's cache */
+} sla_api_t;
+
+/* Register every route. counting's calendar is not used. NULL on failure.
+   Destroy only after the server has stopped. */
+sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char *default_calendar);
+void sla_api_destroy(sla_api_t **self_p);
+
+/* How a stored clock counts: counting with the calendar it names (7×24
+   when that name does not resolve). 0, or -1 on a database error. */
+int sla_api_policy_for(sla_api_t *self, cs_db_t *db, const char *calendar, sla_policy_t *out);
+
+/* The calendar and preview routes (calendar_api.c). */
+void sla_calendar_api_register(cs_http_t *http, sla_api_t *api);
 
 #endif

@@ -132,21 +132,26 @@ static int64_t s_counted_until(const sla_clock_t *clock, int64_t now_ms)
 
 /* Measured against the deadline rather than the start, so that time spent
    paused (which moved the deadline on) is not counted. */
-uint32_t sla_clock_percent(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms)
+int64_t sla_clock_used_ms(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms)
 {
     if (clock->target_ms <= 0)
         return 0;
     int64_t until = s_counted_until(clock, now_ms);
-    int64_t used;
     if (until <= clock->deadline_ms) {
         int64_t left = sla_calendar_between(policy->calendar, until, clock->deadline_ms);
-        used = left >= clock->target_ms ? 0 : clock->target_ms - left;
-    } else {
-        int64_t over = sla_calendar_between(policy->calendar, clock->deadline_ms, until);
-        if (over / 100 > clock->target_ms) /* far beyond 9999 %: avoid overflow */
-            return 9999;
-        used = clock->target_ms + over;
+        return left >= clock->target_ms ? 0 : clock->target_ms - left;
     }
+    int64_t over = sla_calendar_between(policy->calendar, clock->deadline_ms, until);
+    return over > INT64_MAX - clock->target_ms ? INT64_MAX : clock->target_ms + over;
+}
+
+uint32_t sla_clock_percent(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms)
+{
+    if (clock->target_ms <= 0)
+        return 0;
+    int64_t used = sla_clock_used_ms(clock, policy, now_ms);
+    if (used / 100 > clock->target_ms) /* far beyond 9999 %: avoid overflow */
+        return 9999;
     int64_t pct = used / clock->target_ms * 100 + used % clock->target_ms * 100 / clock->target_ms;
     return pct > 9999 ? 9999 : (uint32_t)pct;
 }
@@ -227,15 +232,21 @@ int sla_clock_pause(sla_clock_t *clock, int64_t at_ms)
     return 1;
 }
 
+/* Working time that passed while paused moves the deadline on: the time
+   left at the pause, counted from the resumption, ends where the old
+   deadline plus the paused working time ends. A warning share already
+   reached before the pause stays where it was (it has been or is about to
+   be signalled); a later one moves like the deadline. */
 int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_ms)
 {
     if (clock->state != SLA_CLOCK_PAUSED)
         return 0;
-    if (!s_instant_ok(at_ms))
+    if (!s_instant_ok(at_ms) || at_ms < clock->paused_at_ms)
         return -1;
     int64_t paused = sla_calendar_between(policy->calendar, clock->paused_at_ms, at_ms);
-    int64_t warn_at, deadline;
-    if (sla_calendar_add(policy->calendar, clock->warn_at_ms, paused, &warn_at) < 0 ||
+    int64_t warn_at = clock->warn_at_ms, deadline;
+    if ((warn_at > clock->paused_at_ms &&
+         sla_calendar_add(policy->calendar, clock->warn_at_ms, paused, &warn_at) < 0) ||
         sla_calendar_add(policy->calendar, clock->deadline_ms, paused, &deadline) < 0 ||
         !s_instant_ok(deadline))
         return -1;

@@ -98,6 +98,10 @@ int sla_clock_rearm(sla_clock_t *clock, const sla_policy_t *policy, int64_t star
    100; capped at 9999). A clock that stopped counts up to when it stopped;
    a paused one up to when it paused. */
 uint32_t sla_clock_percent(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms);
+/* Working time of the target used at now_ms (ms), counted the same way:
+   up to the pause or the stop, time spent paused excluded, beyond the
+   target once the deadline has passed. */
+int64_t sla_clock_used_ms(const sla_clock_t *clock, const sla_policy_t *policy, int64_t now_ms);
 
 /* Which threshold, if any, the clock has crossed at now_ms and not yet
    signalled. A clock past both reports only the breach: a warning after the
@@ -113,8 +117,11 @@ sla_fulfil_t sla_clock_fulfil(sla_clock_t *clock, int64_t at_ms);
 int sla_clock_stop(sla_clock_t *clock, int64_t at_ms);
 
 /* Pause a running clock (waiting for the customer); resuming moves the warn
-   instant and the deadline on by the working time spent paused.
-   1 changed, 0 not in the right state, -1 out of range. */
+   instant (unless it was reached before the pause) and the deadline on by
+   the working time spent paused — on a business calendar only the working
+   hours of the pause count, so a pause over a night or weekend moves the
+   deadline by the hours actually lost. 1 changed, 0 not in the right
+   state, -1 out of range (a resumption before the pause included). */
 int sla_clock_pause(sla_clock_t *clock, int64_t at_ms);
 int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_ms);
 

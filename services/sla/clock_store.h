@@ -15,7 +15,7 @@
 
 #define SLA_NUMBER_MAX 64
 #define SLA_PRIORITY_MAX 7
-#define SLA_POLICY_MAX 15
+#define SLA_POLICY_MAX (SLA_CALENDAR_NAME_MAX - 1) /* the calendar's name */
 #define SLA_NAME_MAX 128 /* team, assignee */
 
 /* One clocks row: the clock and the facts that travel with its events. */

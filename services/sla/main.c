@@ -9,6 +9,7 @@
  *
  * Configuration beyond the skeleton's: CS_SLA_WARN_PERCENT (1..99, default
  * 80); CS_COMMIT_P{1..4}_{RESPONSE,RESOLUTION}_MIN (cs_commitment.h);
+ * CS_SLA_CALENDAR (default 7x24) — the calendar new clocks count on;
  * CS_SLA_MINUTE_SECONDS (default 60) — the length of a commitment "minute",
  * a knob for tests and demos only, so a 2-hour target can pass in seconds.
  */
@@ -20,15 +21,17 @@
 extern const cs_migration_t sla_migrations[];
 
 static sla_monitor_t *s_monitor;
+static sla_api_t *s_api;
 
 static int s_init(cs_service_t *svc)
 {
-    s_monitor = sla_monitor_new();
+    s_monitor = sla_monitor_new(cs_service_db(svc));
     if (!s_monitor)
         return -1;
     sla_monitor_subscribe(s_monitor, cs_service_consumer(svc));
-    sla_api_register(cs_service_http(svc), sla_monitor_policy(s_monitor));
-    return 0;
+    s_api = sla_api_new(cs_service_http(svc), sla_monitor_policy(s_monitor),
+                        sla_monitor_calendar(s_monitor));
+    return s_api ? 0 : -1;
 }
 
 static void s_tick(cs_service_t *svc)
@@ -39,7 +42,8 @@ static void s_tick(cs_service_t *svc)
 static void s_stop(cs_service_t *svc)
 {
     (void)svc;
-    /* The HTTP server (which reads the policy) is already gone. */
+    /* The HTTP server (whose handlers use the api) is already gone. */
+    sla_api_destroy(&s_api);
     sla_monitor_destroy(&s_monitor);
 }
 

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "calendar_store.h"
 #include "clock_store.h"
 #include "cs_commitment.h"
 #include "cs_config.h"
@@ -48,8 +49,9 @@ typedef struct {
 } s_binding_t;
 
 struct sla_monitor {
-    sla_calendar_t *calendar;
-    sla_policy_t policy;
+    sla_calendars_t *calendars;           /* the bus thread's cache (calendar_store.h) */
+    char calendar[SLA_CALENDAR_NAME_MAX]; /* new clocks count on it (CS_SLA_CALENDAR) */
+    sla_policy_t policy; /* minute and warning share; calendar NULL: each clock names its own */
     s_binding_t bindings[SLA_ON_COUNT];
     sla_clock_row_t due[SLA_BATCH]; /* the tick's batch, reused */
     int64_t next_gauges_ms;
@@ -69,23 +71,58 @@ typedef struct {
     const char *trace_id;
 } s_ticket_t;
 
-sla_monitor_t *sla_monitor_new(void)
+/* How clock row counts: the policy with the calendar the row names. A name
+   that no longer resolves (a stored definition broken by hand) counts on
+   7×24 rather than stopping the stream; the error is logged.
+   0, or -1 on a database error. */
+static int s_policy_for(sla_monitor_t *self, cs_db_t *db, const char *calendar,
+                        sla_policy_t *policy)
+{
+    char err[300] = "";
+    *policy = self->policy;
+    int rc = sla_calendars_get(self->calendars, db, calendar, &policy->calendar, err, sizeof(err));
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        cs_error("sla: calendar %s unusable (%s); counting on 7x24", calendar, err);
+        if (sla_calendars_get(self->calendars, NULL, "7x24", &policy->calendar, err, sizeof(err)) <=
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+sla_monitor_t *sla_monitor_new(cs_db_t *db)
 {
     int64_t warn, minute_s;
     if (cs_env_int("CS_SLA_WARN_PERCENT", 80, 1, 99, &warn) < 0 ||
         cs_env_int("CS_SLA_MINUTE_SECONDS", 60, 1, 3600, &minute_s) < 0 || cs_commitment_load() < 0)
         return NULL;
+    const char *calendar = cs_env("CS_SLA_CALENDAR", "7x24");
+    if (!sla_calendar_name_ok(calendar)) {
+        cs_error("config: CS_SLA_CALENDAR=\"%.70s\" is not a calendar name", calendar);
+        return NULL;
+    }
     sla_monitor_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    self->calendar = sla_calendar_new_7x24();
-    if (!self->calendar) {
-        free(self);
-        return NULL;
-    }
-    self->policy.calendar = self->calendar;
+    self->calendars = sla_calendars_new();
+    if (!self->calendars)
+        goto out_free;
+    snprintf(self->calendar, sizeof(self->calendar), "%s", calendar);
     self->policy.minute_ms = minute_s * 1000;
     self->policy.warn_percent = (int)warn;
+    /* The default must resolve now: a typo found at the first ticket would
+       arm every clock on the fallback. */
+    const sla_calendar_t *resolved;
+    char err[300] = "";
+    int rc = sla_calendars_get(self->calendars, db, calendar, &resolved, err, sizeof(err));
+    if (rc <= 0) {
+        cs_error("config: CS_SLA_CALENDAR=%s: %s", calendar,
+                 rc < 0 ? "the calendars table cannot be read" : err);
+        goto out_free;
+    }
+    cs_info("sla: new clocks count on calendar %s", calendar);
     if (minute_s != 60)
         cs_warn("sla: a minute lasts %lld s (CS_SLA_MINUTE_SECONDS, for tests and demos only)",
                 (long long)minute_s);
@@ -93,13 +130,17 @@ sla_monitor_t *sla_monitor_new(void)
     cs_metric_declare("cs_sla_breaches_total", "counter", "SLA clocks breached, by target.");
     cs_metric_declare("cs_sla_warnings_total", "counter", "SLA warnings emitted, by target.");
     return self;
+out_free:
+    sla_calendars_destroy(&self->calendars);
+    free(self);
+    return NULL;
 }
 
 void sla_monitor_destroy(sla_monitor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    sla_calendar_destroy(&(*self_p)->calendar);
+    sla_calendars_destroy(&(*self_p)->calendars);
     free(*self_p);
     *self_p = NULL;
 }
@@ -107,6 +148,11 @@ void sla_monitor_destroy(sla_monitor_t **self_p)
 const sla_policy_t *sla_monitor_policy(sla_monitor_t *self)
 {
     return &self->policy;
+}
+
+const char *sla_monitor_calendar(sla_monitor_t *self)
+{
+    return self->calendar;
 }
 
 /* ---- reading an event --------------------------------------------------------- */
@@ -160,14 +206,17 @@ static int s_ticket_from(const Cs__Envelope *env, s_ticket_t *t)
 static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
 {
     cs_commitment_t commit = cs_commitment_for(t->priority);
+    sla_policy_t policy;
+    if (s_policy_for(self, db, self->calendar, &policy) < 0)
+        return -1;
     for (int target = 0; target < SLA_TARGET_COUNT; target++) {
         sla_clock_row_t row;
         memset(&row, 0, sizeof(row));
         int minutes =
             target == SLA_TARGET_FIRST_RESPONSE ? commit.response_min : commit.resolution_min;
         char err[128];
-        if (sla_clock_arm(&row.clock, &self->policy, (sla_target_t)target, t->received_at_ms,
-                          minutes, err, sizeof(err)) < 0) {
+        if (sla_clock_arm(&row.clock, &policy, (sla_target_t)target, t->received_at_ms, minutes,
+                          err, sizeof(err)) < 0) {
             cs_error("sla: cannot arm %s of ticket %s: %s", sla_target_name(target), t->number,
                      err);
             return 1; /* the event is unusable, not the database */
@@ -176,7 +225,7 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
         memcpy(row.ticket_id, t->ticket_id, sizeof(row.ticket_id));
         memcpy(row.number, t->number, sizeof(row.number));
         memcpy(row.priority, t->priority, sizeof(row.priority));
-        snprintf(row.policy, sizeof(row.policy), "%s", sla_calendar_name(self->calendar));
+        snprintf(row.policy, sizeof(row.policy), "%s", sla_calendar_name(policy.calendar));
         memcpy(row.team, t->team, sizeof(row.team));
         memcpy(row.assignee, t->assignee, sizeof(row.assignee));
         int rc = sla_store_arm(db, &row);
@@ -187,8 +236,8 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
         if (sla_store_history(db, &row, "armed", row.clock.started_at_ms, 0, t->event_id) < 0 ||
             sla_store_emit(db, &row, "sla.armed", t->at_ms, 0, 0, t->trace_id) < 0)
             return -1;
-        cs_info("sla: ticket %s %s clock armed (%s, %lld min)", t->number, sla_target_name(target),
-                t->priority, (long long)minutes);
+        cs_info("sla: ticket %s %s clock armed (%s, %lld min on %s)", t->number,
+                sla_target_name(target), t->priority, (long long)minutes, row.policy);
     }
     if (t->team[0] && sla_store_set_owner(db, t->ticket_id, t->team, t->assignee) < 0)
         return -1;
@@ -205,9 +254,10 @@ static int s_fulfil(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t, sla_t
     sla_fulfil_t outcome = sla_clock_fulfil(&row.clock, t->at_ms);
     if (outcome == SLA_FULFIL_NONE)
         return 0;
-    if (sla_store_save(db, &row) < 0)
+    sla_policy_t policy;
+    if (sla_store_save(db, &row) < 0 || s_policy_for(self, db, row.policy, &policy) < 0)
         return -1;
-    uint32_t pct = sla_clock_percent(&row.clock, &self->policy, t->at_ms);
+    uint32_t pct = sla_clock_percent(&row.clock, &policy, t->at_ms);
     char labels[64];
     switch (outcome) {
     case SLA_FULFIL_MET:
@@ -242,7 +292,10 @@ static int s_stop(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
             return -1;
         if (rc == 0 || !sla_clock_stop(&row.clock, t->at_ms))
             continue;
-        uint32_t pct = sla_clock_percent(&row.clock, &self->policy, t->at_ms);
+        sla_policy_t policy;
+        if (s_policy_for(self, db, row.policy, &policy) < 0)
+            return -1;
+        uint32_t pct = sla_clock_percent(&row.clock, &policy, t->at_ms);
         if (sla_store_save(db, &row) < 0 ||
             sla_store_history(db, &row, "stopped", t->at_ms, pct, t->event_id) < 0)
             return -1;
@@ -258,7 +311,10 @@ static int s_reopen(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
     int rc = sla_store_lock(db, t->ticket_id, SLA_TARGET_RESOLUTION, &row);
     if (rc <= 0)
         return rc;
-    rc = sla_clock_rearm(&row.clock, &self->policy, t->at_ms);
+    sla_policy_t policy;
+    if (s_policy_for(self, db, row.policy, &policy) < 0)
+        return -1;
+    rc = sla_clock_rearm(&row.clock, &policy, t->at_ms);
     if (rc <= 0)
         return rc < 0 ? 1 : 0;
     if (sla_store_save(db, &row) < 0 ||
@@ -334,7 +390,10 @@ static int s_signal_batch(sla_monitor_t *self, cs_db_t *db, sla_due_t which, int
             continue; /* past both thresholds in the warning pass: the breach comes next */
         sla_clock_mark(&row->clock, which);
         int64_t at = which == SLA_DUE_BREACH ? row->clock.deadline_ms : row->clock.warn_at_ms;
-        uint32_t pct = sla_clock_percent(&row->clock, &self->policy, at);
+        sla_policy_t policy;
+        if (s_policy_for(self, db, row->policy, &policy) < 0)
+            goto out_rollback;
+        uint32_t pct = sla_clock_percent(&row->clock, &policy, at);
         const char *kind = which == SLA_DUE_BREACH ? "breached" : "warning";
         if (sla_store_save(db, row) < 0)
             goto out_rollback;
@@ -395,6 +454,10 @@ int sla_monitor_tick(sla_monitor_t *self, cs_db_t *db, int64_t now_ms)
     /* Breaches first: a clock past its deadline gets no late warning. */
     static const sla_due_t passes[] = {SLA_DUE_BREACH, SLA_DUE_WARNING};
     int signalled = 0;
+    /* A calendar changed through the API counts from here on (for clocks
+       armed, resumed or re-armed after the change). */
+    if (sla_calendars_refresh(self->calendars, db) < 0)
+        return -1;
     for (size_t p = 0; p < 2; p++) {
         for (int b = 0; b < SLA_BATCHES_PER_TICK; b++) {
             int n = s_signal_batch(self, db, passes[p], now_ms, &signalled);

@@ -7,9 +7,14 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
-make --no-print-directory -s build/tests/unit/sla/test_clock
-build/tests/unit/sla/test_clock
+TESTS="test_clock test_calendar test_preview"
+for t in $TESTS; do
+    make --no-print-directory -s build/tests/unit/sla/$t
+    build/tests/unit/sla/$t
+done
 if [ "${SAN:-1}" != 0 ]; then
-    make --no-print-directory -s BUILD=build/asan SAN=1 OPT=-O1 build/asan/tests/unit/sla/test_clock
-    ASAN_OPTIONS=detect_leaks=1 build/asan/tests/unit/sla/test_clock
+    for t in $TESTS; do
+        make --no-print-directory -s BUILD=build/asan SAN=1 OPT=-O1 build/asan/tests/unit/sla/$t
+        ASAN_OPTIONS=detect_leaks=1 build/asan/tests/unit/sla/$t
+    done
 fi

@@ -332,6 +332,75 @@ static void test_a_response_while_paused_in_time_meets_the_clock(void **state)
     assert_int_equal(c.paused_at_ms, 0);
 }
 
+/* The tick had not yet signalled a warning share reached before the pause:
+   it stays due where it was, only the deadline moves. 120 min armed at T0:
+   warn at +96; paused at +100, resumed at +130 (30 min lost): deadline
+   +150, warning still +96. */
+static void test_a_warning_share_reached_before_the_pause_stays_where_it_was(void **state)
+{
+    (void)state;
+    sla_clock_t c = s_armed(120);
+    assert_int_equal(sla_clock_pause(&c, T0 + 100 * MIN), 1);
+    assert_int_equal(sla_clock_resume(&c, &s_policy, T0 + 130 * MIN), 1);
+    assert_int_equal(c.warn_at_ms, T0 + 96 * MIN);
+    assert_int_equal(c.deadline_ms, T0 + 150 * MIN);
+    assert_int_equal(sla_clock_due(&c, T0 + 131 * MIN), SLA_DUE_WARNING);
+}
+
+static void test_a_resumption_before_its_pause_is_refused(void **state)
+{
+    (void)state;
+    sla_clock_t c = s_armed(120);
+    assert_int_equal(sla_clock_pause(&c, T0 + 60 * MIN), 1);
+    assert_int_equal(sla_clock_resume(&c, &s_policy, T0 + 59 * MIN), -1);
+    assert_int_equal(c.state, SLA_CLOCK_PAUSED);
+    assert_int_equal(c.deadline_ms, T0 + 120 * MIN);
+}
+
+/* On cn-office (Mon-Fri 08:30-12:00 13:00-17:30, Asia/Shanghai) only the
+   working hours of a pause count. T0 is Thursday 2026-12-03 16:00 +08:00.
+   A 120-minute clock: 90 min on Thursday to 17:30, 30 on Friday → due Fri
+   09:00; its 96-minute warning at Fri 08:36. Paused at Thu 17:00 (60 min
+   used) and resumed Mon 2026-12-07 10:00: the 60 minutes left run from
+   10:00 → due Mon 11:00; the warning needs 36 more → Mon 10:36. Time paused
+   over Friday and the weekend is not used time: still 60 min on Saturday. */
+static void test_a_pause_on_business_hours_moves_the_deadline_by_working_hours_only(void **state)
+{
+    (void)state;
+    sla_calendar_t *cn = sla_calendar_new_named("cn-office");
+    assert_non_null(cn);
+    sla_policy_t office = {.calendar = cn, .minute_ms = MIN, .warn_percent = 80};
+    sla_clock_t c;
+    char err[128] = "";
+    const int64_t H = 60 * MIN, THU_16 = T0, MON_10 = T0 + (4 * 24 - 6) * H;
+    assert_int_equal(
+        sla_clock_arm(&c, &office, SLA_TARGET_FIRST_RESPONSE, THU_16, 120, err, sizeof(err)), 0);
+    assert_int_equal(c.deadline_ms, THU_16 + 17 * H); /* Fri 09:00 */
+    assert_int_equal(c.warn_at_ms, THU_16 + 16 * H + 36 * MIN);
+    assert_int_equal(sla_clock_pause(&c, THU_16 + H), 1);
+    assert_int_equal(sla_clock_used_ms(&c, &office, THU_16 + 44 * H), 60 * MIN);
+    assert_int_equal(sla_clock_percent(&c, &office, THU_16 + 44 * H), 50);
+    assert_int_equal(sla_clock_due(&c, THU_16 + 44 * H), SLA_DUE_NONE);
+    assert_int_equal(sla_clock_resume(&c, &office, MON_10), 1);
+    assert_int_equal(c.deadline_ms, MON_10 + H);
+    assert_int_equal(c.warn_at_ms, MON_10 + 36 * MIN);
+    assert_int_equal(sla_clock_used_ms(&c, &office, MON_10 + 30 * MIN), 90 * MIN);
+    assert_int_equal(sla_clock_fulfil(&c, MON_10 + H), SLA_FULFIL_MET);
+    sla_calendar_destroy(&cn);
+}
+
+/* Past the deadline, used time keeps counting beyond the target. */
+static void test_used_time_runs_beyond_the_target_after_the_deadline(void **state)
+{
+    (void)state;
+    sla_clock_t c = s_armed(60);
+    assert_int_equal(sla_clock_used_ms(&c, &s_policy, T0 + 15 * MIN), 15 * MIN);
+    assert_int_equal(sla_clock_used_ms(&c, &s_policy, T0 + 90 * MIN), 90 * MIN);
+    assert_int_equal(sla_clock_percent(&c, &s_policy, T0 + 90 * MIN), 150);
+    sla_clock_stop(&c, T0 + 100 * MIN);
+    assert_int_equal(sla_clock_used_ms(&c, &s_policy, T0 + 500 * MIN), 100 * MIN);
+}
+
 /* ---- names and text ---------------------------------------------------------------- */
 
 static void test_targets_and_states_are_stored_by_their_business_names(void **state)
@@ -388,6 +457,10 @@ int main(void)
         cmocka_unit_test(test_a_breach_still_open_is_not_rearmed),
         cmocka_unit_test(test_time_spent_paused_moves_the_deadline_and_does_not_count),
         cmocka_unit_test(test_a_response_while_paused_in_time_meets_the_clock),
+        cmocka_unit_test(test_a_warning_share_reached_before_the_pause_stays_where_it_was),
+        cmocka_unit_test(test_a_resumption_before_its_pause_is_refused),
+        cmocka_unit_test(test_a_pause_on_business_hours_moves_the_deadline_by_working_hours_only),
+        cmocka_unit_test(test_used_time_runs_beyond_the_target_after_the_deadline),
         cmocka_unit_test(test_targets_and_states_are_stored_by_their_business_names),
         cmocka_unit_test(test_text_from_outside_must_be_valid_utf8_within_its_length),
     };
