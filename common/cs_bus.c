@@ -401,8 +401,11 @@ struct cs_publisher {
    at or below which every pending row is numbered or was never committed.
    A row can commit out of id order, so low only moves when that is proven.
    Every id is taken after its transaction got an xid (bus_next_id). The
-   relay reads the last id taken, L, and in the same statement takes an xid
-   of its own, X: every transaction that took an id <= L has an xid below X.
+   relay reads the last id taken, L, then takes an xid of its own, X
+   (bus_low_candidate): every transaction that took an id <= L has an xid
+   below X. L must be read under the sequence's buffer lock
+   (pg_sequence_last_value): a plain SELECT from the sequence can see the
+   value nextval writes into its WAL record, up to 32 ahead.
    Once a later numbering statement's snapshot has xmin > X, all of them have
    ended (a running xid below X would hold xmin at or below it), so that
    statement saw every committed row up to L: when it numbered all it saw
@@ -642,12 +645,10 @@ int cs_publisher_relay(cs_publisher_t *self)
     int64_t last_id = -1, last_xid = 0;
     if (self->cand_id < 0) {
         /* L, read before the numbering statement takes its snapshot */
-        /* L, and an xid taken after it (the sequence row is read by the
-           scan, before the target list asks for an xid): every transaction
-           that took an id <= L had its xid already, below this one. */
-        PGresult *l = cs_db_exec(self->db,
-                                 "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1"
-                                 " END, pg_current_xact_id()::text::bigint FROM bus_pending_id_seq",
+        /* L, and an xid taken after it (bus_low_candidate, in that order):
+           every transaction that took an id <= L had its xid already, below
+           this one. */
+        PGresult *l = cs_db_exec(self->db, "SELECT last_id, after_xid FROM bus_low_candidate()",
                                  0, NULL);
         if (!l)
             return -1;

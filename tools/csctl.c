@@ -5,6 +5,8 @@
  *                   head, outbox backlog, lag, and each stream it reads
  *   csctl lag       one line per (service, stream it reads): who reads what,
  *                   checkpoint, head, lag, heartbeat
+ *   csctl certs DIR [service...]   CURVE certificates as files
+ *   csctl keys [service...]        CURVE keys as environment assignments
  *
  * Both exit 1, and say why, when any service is down or not ready, or when a
  * stream a service reads has sent no heartbeat for more than 5 s (or never):
@@ -198,14 +200,30 @@ static int s_certs(int argc, char **argv)
     return 0;
 }
 
+/* csctl keys [service...]: a CURVE key pair per service (default: the six)
+   printed as CS_BUS_CURVE_SECRET / CS_BUS_CURVE_PUBLIC_<S> lines. */
+static int s_keys(int argc, char **argv)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (int i = 0; i < argc && n < 64; i++)
+        names[n++] = argv[i];
+    if (n == 0)
+        for (size_t i = 0; i < NSERVICES; i++)
+            names[n++] = s_services[i].name;
+    return cs_curve_print_keys(stdout, names, n) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: csctl status | lag | certs DIR [service...]\n");
+        fprintf(stderr, "usage: csctl status | lag | certs DIR [service...] | keys [service...]\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "certs") == 0)
         return s_certs(argc - 2, argv + 2);
+    if (strcmp(argv[1], "keys") == 0)
+        return s_keys(argc - 2, argv + 2);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (strcmp(argv[1], "status") == 0)
@@ -213,7 +231,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "lag") == 0)
         rc = s_status(1);
     else {
-        fprintf(stderr, "csctl: unknown command '%s' (status, lag, certs)\n", argv[1]);
+        fprintf(stderr, "csctl: unknown command '%s' (status, lag, certs, keys)\n", argv[1]);
         rc = 2;
     }
     curl_global_cleanup();

@@ -34,6 +34,19 @@ DO $do$ BEGIN
 END $do$;
 ALTER TABLE bus_pending ALTER COLUMN id SET DEFAULT bus_next_id();
 
+-- For the relay: the last id taken (read under the sequence's buffer lock — a
+-- plain SELECT from the sequence can see the value nextval writes into its
+-- WAL record, up to 32 ahead), then an xid taken after it, in that order.
+DO $do$ BEGIN
+    EXECUTE format($f$
+        CREATE FUNCTION bus_low_candidate(OUT last_id bigint, OUT after_xid bigint)
+        LANGUAGE plpgsql VOLATILE AS $b$
+        BEGIN
+            last_id := coalesce(pg_sequence_last_value(%L), 0);
+            after_xid := pg_current_xact_id()::text::bigint;
+        END $b$ $f$, quote_ident(current_schema()) || '.bus_pending_id_seq');
+END $do$;
+
 -- Every pending id at or below low_id has been numbered or was never committed.
 ALTER TABLE bus_stream ADD COLUMN low_id bigint NOT NULL DEFAULT 0;
 

@@ -17,6 +17,7 @@
  *                   it carries); BUS_APPLY_DELAY_US slows every apply down;
  *                   BUS_SUB_BATCH=1 applies each run of events with one
  *                   INSERT (a batch handler, cs_consumer_on_batch).
+ *   bus_node sub2   the same as a second service "bussub2" (schema bussub2).
  *   bus_node evil   binds a PUB and a ROUTER like a publisher and sends
  *                   hostile envelopes: random bytes, truncated, oversized,
  *                   unknown type, wrong stream, far-future sequence.
@@ -384,7 +385,7 @@ static int s_evil(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bus_node pub|sub|evil\n");
+        fprintf(stderr, "usage: bus_node pub|sub|sub2|evil\n");
         return 2;
     }
     if (strcmp(argv[1], "pub") == 0) {
@@ -398,6 +399,16 @@ int main(int argc, char **argv)
         static const char *const reads[] = {"buspub", NULL};
         static const cs_service_def_t def = {.name = "bussub",
                                              .port_base = 17950,
+                                             .migrations = s_sub_migrations,
+                                             .reads = reads,
+                                             .init = s_sub_init};
+        return cs_service_run(&def, argc, argv);
+    }
+    if (strcmp(argv[1], "sub2") == 0) {
+        /* a second, independent consumer of buspub (its own schema and checkpoints) */
+        static const char *const reads[] = {"buspub", NULL};
+        static const cs_service_def_t def = {.name = "bussub2",
+                                             .port_base = 17960,
                                              .migrations = s_sub_migrations,
                                              .reads = reads,
                                              .init = s_sub_init};

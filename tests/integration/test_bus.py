@@ -18,6 +18,7 @@ NODE = os.path.join(BUILD, "tests/integration/bus_node")
 PG_PORT = 55431
 PUB = "http://127.0.0.1:17900"
 SUB = "http://127.0.0.1:17950"
+SUB2 = "http://127.0.0.1:17960"
 LOGS = os.path.join(BUILD, "test-var", "bus")
 
 
@@ -25,14 +26,14 @@ class BusTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pg = Postgres("bus", PG_PORT)
-        cls.pg.start(["buspub", "bussub"])
+        cls.pg.start(["buspub", "bussub", "bussub2"])
 
     @classmethod
     def tearDownClass(cls):
         cls.pg.stop()
 
     def setUp(self):
-        for s in ("buspub", "bussub"):
+        for s in ("buspub", "bussub", "bussub2"):
             self.pg.query(f"DROP SCHEMA IF EXISTS {s} CASCADE; "
                           f"CREATE SCHEMA {s} AUTHORIZATION cs_{s}")
         self.procs = []
@@ -50,7 +51,7 @@ class BusTest(unittest.TestCase):
         s.start()
         self.procs.append(s)
         if role != "evil":
-            base = PUB if role == "pub" else SUB
+            base = {"pub": PUB, "sub": SUB, "sub2": SUB2}[role]
             wait_for(lambda: http("GET", base + "/healthz")[0] == 200, 20, f"{role} up")
         return s
 
@@ -140,6 +141,46 @@ class BusTest(unittest.TestCase):
         wait_for(lambda: int(self.pg.scalar("SELECT low_id FROM buspub.bus_stream"
                                             " WHERE stream = 'buspub-0'")) > 0, 10,
                  "the low-water mark moved and was saved")
+
+    def test_a_consumer_hours_of_events_late_catches_up_while_live_events_flow(self):
+        """A second consumer starts 60 000 events behind (hours of a busy day) and reads
+        them from replay in batches while the first keeps receiving live events: the live
+        consumer never waits for the late one, and the late one gets everything once."""
+        self.start("pub")
+        self.start("sub")
+        backlog = 60000
+        self.emit(backlog, batch=1000)
+        self.wait_applied(backlog, timeout=120)
+        replayed_before = metric(PUB, "cs_bus_replayed_total")
+
+        def late_applied():
+            return int(self.pg.scalar("SELECT count(*) FROM bussub2.applied"))
+
+        self.start("sub2")
+        samples, live_sent = [], 0
+        t0 = time.time()
+        while late_applied() < backlog and time.time() - t0 < 120:
+            self.emit(20, batch=20)  # the live load goes on
+            live_sent += 20
+            samples.append((time.time() - t0, self.applied(), late_applied(), self.head()))
+            time.sleep(0.05)
+        caught_up = time.time() - t0
+        total = backlog + live_sent
+        self.wait_applied(total)
+        wait_for(lambda: late_applied() >= total, 60, "the late consumer caught up")
+        during = [s for s in samples if s[2] < backlog]
+        self.assertGreaterEqual(len(during), 3, "the catch-up lasted a while (the test means it)")
+        live_lag = max(head - live for _, live, _, head in during)
+        print(f"\n    late consumer: {backlog} events from replay in {caught_up:.1f} s"
+              f" ({backlog / caught_up:.0f}/s) while {live_sent} live events flowed;"
+              f" live consumer's largest lag meanwhile: {live_lag} events")
+        self.assertGreater(during[-1][1], during[0][1],
+                           "the live consumer kept applying while the late one replayed")
+        seqs = [int(r[0]) for r in self.pg.query("SELECT seq FROM bussub2.applied ORDER BY id")]
+        self.assertEqual(seqs, list(range(1, total + 1)), "late consumer: all, once, in order")
+        self.assertGreaterEqual(metric(PUB, "cs_bus_replayed_total") - replayed_before, backlog,
+                                "the backlog came from the replay socket")
+        self.assertEqual(self.applied(), total)
 
     def test_a_killed_publisher_resumes_numbering_without_holes(self):
         pub = self.start("pub")

@@ -2,6 +2,7 @@
 
 A publisher and a consumer with certificates made by `csctl certs` exchange every event; a
 consumer whose certificate the publisher does not know, and one without CURVE, get nothing.
+The same with keys from the environment (`csctl keys`), as a cluster passes its secrets.
 """
 import os
 import shutil
@@ -46,6 +47,9 @@ class BusCurveTest(unittest.TestCase):
         cls.pg.stop()
 
     def setUp(self):
+        for s in ("buspub", "bussub"):  # a fresh stream for each test
+            self.pg.query(f"DROP SCHEMA IF EXISTS {s} CASCADE;"
+                          f" CREATE SCHEMA {s} AUTHORIZATION cs_{s}")
         self.procs = []
         self.env = dict(os.environ, CS_DB_URL=self.pg.conninfo(), CS_BUS_CURVE="on",
                         CS_BUS_CERT_DIR=self.certs, **ports("buspub", 17800))
@@ -81,6 +85,50 @@ class BusCurveTest(unittest.TestCase):
             status, ready = http("GET", f"http://127.0.0.1:{port}/readyz")
             self.assertEqual(status, 503, f"{who}: {ready}")
             self.assertTrue(any("not yet in contact" in r for r in ready["reasons"]), ready)
+
+    @staticmethod
+    def keys(*services):
+        """{service: (secret, public)} from `csctl keys`."""
+        out = subprocess.run([CSCTL, "keys", *services], check=True, capture_output=True,
+                             text=True).stdout.splitlines()
+        lines = [line for line in out if not line.startswith("#")]
+        return {svc: (lines[2 * i].split("=", 1)[1], lines[2 * i + 1].split("=", 1)[1])
+                for i, svc in enumerate(services)}
+
+    def test_keys_from_the_environment_admit_known_services_only(self):
+        pub, sub = self.keys("buspub", "bussub").values()
+        rogue = self.keys("bussub")["bussub"]
+        publics = {"CS_BUS_CURVE_PUBLIC_BUSPUB": pub[1], "CS_BUS_CURVE_PUBLIC_BUSSUB": sub[1]}
+        # no certificate files at all: CS_BUS_CERT_DIR points nowhere
+        nowhere = {"CS_BUS_CERT_DIR": os.path.join(VAR, "nowhere")}
+        self.start("pub", "pub-env", 17800, dict(nowhere, CS_BUS_CURVE_SECRET=pub[0], **publics))
+        self.start("sub", "sub-env", 17850, dict(nowhere, CS_BUS_CURVE_SECRET=sub[0], **publics))
+        # a stranger calling itself bussub with its own key pair
+        self.start("sub", "rogue-env", 17860, dict(
+            nowhere, CS_BUS_CURVE_SECRET=rogue[0], CS_BUS_CURVE_PUBLIC_BUSPUB=pub[1],
+            CS_BUS_CURVE_PUBLIC_BUSSUB=rogue[1]))
+        status, body = http("POST", PUB + "/emit?n=200&batch=10", timeout=60)
+        self.assertEqual(status, 200, body)
+        wait_for(lambda: int(self.pg.scalar("SELECT count(*) FROM bussub.applied")) >= 200, 30,
+                 "200 events applied")
+        time.sleep(2)
+        rows = self.pg.query("SELECT min(seq), max(seq), count(*) FROM bussub.applied")
+        self.assertEqual([int(v) for v in rows[0]], [1, 200, 200])
+        status, ready = http("GET", "http://127.0.0.1:17860/readyz")
+        self.assertEqual(status, 503, ready)
+        self.assertTrue(any("not yet in contact" in r for r in ready["reasons"]), ready)
+
+    def test_a_bad_key_in_the_environment_stops_the_service_with_a_reason(self):
+        mine, other = self.keys("bussub", "buspub").values()
+        for extra, said in (({"CS_BUS_CURVE_SECRET": "not-a-key"}, "CS_BUS_CURVE_SECRET"),
+                            ({"CS_BUS_CURVE_SECRET": mine[0],
+                              "CS_BUS_CURVE_PUBLIC_BUSPUB": "x" * 39}, "CS_BUS_CURVE_PUBLIC_BUSPUB"),
+                            ({"CS_BUS_CURVE_SECRET": mine[0],
+                              "CS_BUS_CURVE_PUBLIC_BUSSUB": other[1]}, "does not match")):
+            env = dict(self.env, **ports("bussub", 17880), **extra)
+            out = subprocess.run([NODE, "sub"], env=env, capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(out.returncode, 0, extra)
+            self.assertIn(said, out.stderr + out.stdout)
 
     def test_a_service_without_its_secret_certificate_refuses_to_start(self):
         env = dict(self.env, CS_BUS_CERT_DIR=os.path.join(VAR, "nowhere"), **ports("bussub", 17880))
