@@ -411,7 +411,9 @@ static void s_loop(cs_service_t *svc)
                 if (!(items[i + 1].revents & ZMQ_POLLIN))
                     continue;
                 zsock_t *s = cs_consumer_socket(svc->consumer, i);
-                for (int k = 0; k < 256 && !s_stop; k++) {
+                /* each call takes up to CS_BUS_APPLY_BATCH events: a few calls,
+                   then the other sockets and the relay get their turn */
+                for (int k = 0; k < 8 && !s_stop; k++) {
                     cs_consumer_on_readable(svc->consumer, i);
                     if (!(zsock_events(s) & ZMQ_POLLIN))
                         break;
