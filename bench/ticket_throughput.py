@@ -62,7 +62,7 @@ def main():
     args = ap.parse_args()
     var = os.path.join(BUILD, "bench-var")
     os.makedirs(var, exist_ok=True)
-    pg = Postgres("bench", 55499)
+    pg = Postgres("bench", 55499, durable=True)
     pg.start(["intake", "dispatch", "sla"])
     env = dict(os.environ, CS_DB_URL=pg.conninfo(), CS_INTAKE_SMTP_PORT=str(SMTP_PORT),
                CS_LOG_LEVEL="warn")
