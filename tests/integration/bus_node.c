@@ -6,7 +6,8 @@
  *                   events, B per transaction, numbered "1", "2", … after the
  *                   ones already emitted. &producers=P spreads them over P
  *                   threads, each on its own connection (bench/bus.py);
- *                   &rate=R paces all of them together at R events/s;
+ *                   &rate=R paces all of them together at R events/s (their
+ *                   phases spread evenly, a steady rate, not waves);
  *                   &jitter_us=J pauses up to J µs before each commit (commits
  *                   out of id order) and &abort_one_in=K rolls back about one
  *                   transaction in K (events that never existed). Each
@@ -59,6 +60,7 @@ typedef struct {
     int64_t jitter_us; /* a random pause before each commit: commits out of id order */
     int64_t abort_one_in; /* roll back about one transaction in this many (0: never) */
     unsigned seed;
+    int64_t offset_us; /* first transaction this late: producers spread over one interval */
     int64_t done;
 } producer_t;
 
@@ -70,7 +72,7 @@ static void *s_produce(void *arg)
     producer_t *p = arg;
     char id[16];
     snprintf(id, sizeof(id), "%d", p->counter);
-    int64_t next = s_wall_us();
+    int64_t next = s_wall_us() + p->offset_us;
     while (p->done < p->n) {
         if (p->interval) {
             int64_t now = s_wall_us();
@@ -171,6 +173,10 @@ static void s_emit(cs_http_req_t *req, cs_http_resp_t *resp)
         p->batch = batch;
         /* each producer's share of the rate, in transactions */
         p->interval = rate ? (int64_t)(1e6 * (double)batch * (double)producers / (double)rate) : 0;
+        /* Paced producers that all started at once would commit in waves (64
+           transactions in the same millisecond, then nothing for an interval):
+           a bench of bursts, not of a steady rate. Spread their phases. */
+        p->offset_us = p->interval * i / producers;
         p->jitter_us = jitter;
         p->abort_one_in = abort_one_in;
         p->seed = (unsigned)(i + 1) * 2654435761u;
