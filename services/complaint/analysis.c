@@ -233,8 +233,7 @@ static void s_csv_field(FILE *f, const char *s, int last)
 }
 
 static void s_csv_row(FILE *f, const char *section, const char *dim, const char *key,
-                      const char *period, json_t *count, json_t *share, json_t *cum,
-                      json_t *hours)
+                      const char *period, json_t *count, json_t *share, json_t *cum, json_t *hours)
 {
     char b[4][32];
     json_t *v[4] = {count, share, cum, hours};
@@ -264,8 +263,8 @@ static char *s_csv(json_t *o, size_t *len)
                                          "closed_with_acceptance"};
     for (size_t i = 0; i < 4; i++)
         s_csv_row(f, "summary", "", totals[i], "", json_object_get(o, totals[i]), NULL, NULL, NULL);
-    s_csv_row(f, "summary", "", "acceptance_share", "", NULL, json_object_get(o, "acceptance_share"),
-              NULL, NULL);
+    s_csv_row(f, "summary", "", "acceptance_share", "", NULL,
+              json_object_get(o, "acceptance_share"), NULL, NULL);
     json_t *pareto = json_object_get(o, "pareto");
     for (size_t d = 0; d < 3; d++) {
         size_t i;
@@ -320,14 +319,16 @@ static void s_analysis(cs_http_req_t *req, cs_http_resp_t *resp)
     const char *trend = cs_http_query(req, "trend"), *format = cs_http_query(req, "format");
     int64_t from, to = cs_now_ms();
     if (to_s && complaint_parse_time(to_s, &to) < 0) {
-        cs_http_error(resp, 422, "to", "to must be a date (2026-01-01), a time"
-                                       " (2026-01-01T00:00:00+08:00) or ms since the epoch");
+        cs_http_error(resp, 422, "to",
+                      "to must be a date (2026-01-01), a time"
+                      " (2026-01-01T00:00:00+08:00) or ms since the epoch");
         return;
     }
     from = to - YEAR_MS;
     if (from_s && complaint_parse_time(from_s, &from) < 0) {
-        cs_http_error(resp, 422, "from", "from must be a date (2026-01-01), a time"
-                                         " (2026-01-01T00:00:00+08:00) or ms since the epoch");
+        cs_http_error(resp, 422, "from",
+                      "from must be a date (2026-01-01), a time"
+                      " (2026-01-01T00:00:00+08:00) or ms since the epoch");
         return;
     }
     if (from >= to || to - from > SPAN_MAX_MS) {

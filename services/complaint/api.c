@@ -224,22 +224,23 @@ void complaint_api_answer_case(cs_http_req_t *req, cs_http_resp_t *resp, const c
     snprintf(id, sizeof(id), "%s", cs_db_get(r, 0, COL_ID));
     PQclear(r);
     static const char *const hkeys[] = {"from", "to", "actor", "note", "at"};
-    static const char *const ekeys[] = {"n",      "name",     "content_type",
-                                        "size",   "sha256",   "added_by", "added_at"};
+    static const char *const ekeys[] = {"n",      "name",     "content_type", "size",
+                                        "sha256", "added_by", "added_at"};
     static const char *const xkeys[] = {"level", "reason", "actor", "at"};
     json_t *hist = s_rows(req->db,
-                          "SELECT from_status, to_status, actor, note, " MS("at")
-                          " FROM case_history WHERE complaint_id = $1::uuid ORDER BY id",
+                          "SELECT from_status, to_status, actor, note, " MS(
+                              "at") " FROM case_history WHERE complaint_id = $1::uuid ORDER BY id",
                           id, hkeys, 5);
     json_t *evidence =
         s_rows(req->db,
-               "SELECT id, name, content_type, size, sha256, added_by, " MS("added_at")
-               " FROM case_evidence WHERE complaint_id = $1::uuid ORDER BY id",
+               "SELECT id, name, content_type, size, sha256, added_by, " MS(
+                   "added_at") " FROM case_evidence WHERE complaint_id = $1::uuid ORDER BY id",
                id, ekeys, 7);
-    json_t *esc = s_rows(req->db,
-                         "SELECT level, reason, actor, " MS("at")
-                         " FROM case_escalations WHERE complaint_id = $1::uuid ORDER BY level",
-                         id, xkeys, 4);
+    json_t *esc =
+        s_rows(req->db,
+               "SELECT level, reason, actor, " MS(
+                   "at") " FROM case_escalations WHERE complaint_id = $1::uuid ORDER BY level",
+               id, xkeys, 4);
     if (!hist || !evidence || !esc) {
         json_decref(o);
         json_decref(hist);
@@ -322,8 +323,9 @@ static void s_open(cs_http_req_t *req, cs_http_resp_t *resp)
         complaint_api_member(body, "language", &language, resp) < 0)
         goto out;
     if (!json_is_object(cust)) {
-        cs_http_error(resp, 422, "customer", "customer must be an object with name and email"
-                                             " or phone");
+        cs_http_error(resp, 422, "customer",
+                      "customer must be an object with name and email"
+                      " or phone");
         goto out;
     }
     if (complaint_api_member(cust, "name", &name, resp) < 0 ||

@@ -18,9 +18,9 @@ static const char *const s_names[COMPLAINT_STATUS_COUNT] = {
 };
 
 static const char *const s_actions[COMPLAINT_ACT_COUNT] = {
-    [COMPLAINT_ACT_ACCEPT] = "accept",     [COMPLAINT_ACT_CLASSIFY] = "classify",
+    [COMPLAINT_ACT_ACCEPT] = "accept",           [COMPLAINT_ACT_CLASSIFY] = "classify",
     [COMPLAINT_ACT_INVESTIGATE] = "investigate", [COMPLAINT_ACT_ASSIGN] = "assign",
-    [COMPLAINT_ACT_FEEDBACK] = "feedback", [COMPLAINT_ACT_ANSWER] = "answer",
+    [COMPLAINT_ACT_FEEDBACK] = "feedback",       [COMPLAINT_ACT_ANSWER] = "answer",
     [COMPLAINT_ACT_ARCHIVE] = "archive",
 };
 
@@ -91,8 +91,8 @@ static void s_froms(complaint_action_t action, char *buf, size_t size)
     }
 }
 
-int complaint_next_status(complaint_status_t from, complaint_action_t action,
-                          int customer_accepted, complaint_status_t *to, char *err, size_t errlen)
+int complaint_next_status(complaint_status_t from, complaint_action_t action, int customer_accepted,
+                          complaint_status_t *to, char *err, size_t errlen)
 {
     const char *verb = complaint_action_name(action);
     if (!verb) {
@@ -121,14 +121,14 @@ int complaint_evidence_allowed(complaint_status_t status)
 /* ---- classification ------------------------------------------------------- */
 
 static const char *const s_categories[] = {
-    "product_quality", "delivery",    "service_response", "technical_competence",
-    "safety",          "environment", "contract_billing", "staff_conduct", NULL};
+    "product_quality",      "delivery",      "service_response",
+    "technical_competence", "safety",        "environment",
+    "contract_billing",     "staff_conduct", NULL};
 static const char *const s_scopes[] = {"person", "site", "sites", "public", NULL};
 static const char *const s_urgencies[] = {"low", "medium", "high", NULL};
 static const char *const s_root_causes[] = {
-    "design",   "material", "process",   "equipment", "logistics",     "communication",
-    "training", "procedure", "conduct",  "billing",   "external",      "customer_side",
-    "no_fault", NULL};
+    "design",    "material", "process", "equipment", "logistics",     "communication", "training",
+    "procedure", "conduct",  "billing", "external",  "customer_side", "no_fault",      NULL};
 
 static int s_index(const char *const *list, const char *value)
 {
@@ -281,8 +281,8 @@ int complaint_text_is_utf8(const char *s)
     return 1;
 }
 
-int complaint_text_check(const char *field, const char *value, int required, size_t max,
-                         char *err, size_t errlen)
+int complaint_text_check(const char *field, const char *value, int required, size_t max, char *err,
+                         size_t errlen)
 {
     size_t n = value ? strlen(value) : 0;
     int visible = 0;

@@ -69,9 +69,8 @@ const char *complaint_action_name(complaint_action_t action);
 /* The status `action` moves a case in `from` to.  For the answer,
    customer_accepted picks resolved (1) or back to handling (0).  0 with *to
    set, or -1 with err naming the refused move (nothing to change). */
-int complaint_next_status(complaint_status_t from, complaint_action_t action,
-                          int customer_accepted, complaint_status_t *to, char *err,
-                          size_t errlen);
+int complaint_next_status(complaint_status_t from, complaint_action_t action, int customer_accepted,
+                          complaint_status_t *to, char *err, size_t errlen);
 
 /* May evidence be attached to a case in this status (investigating or
    handling)? 1 or 0. */
@@ -120,8 +119,8 @@ int complaint_handler_check(const char *handler, char *err, size_t errlen);
 /* Check a text field called `field`: valid UTF-8 without control
    characters other than tab and line breaks, at most max bytes; when
    required, something visible.  NULL counts as empty.  0, or -1 with err. */
-int complaint_text_check(const char *field, const char *value, int required, size_t max,
-                         char *err, size_t errlen);
+int complaint_text_check(const char *field, const char *value, int required, size_t max, char *err,
+                         size_t errlen);
 
 /* Is s valid UTF-8 (NULL counts as valid, empty)? 1 or 0.  Facts from the
    bus are checked with it before they reach a text column. */

@@ -84,12 +84,12 @@ int case_store_open(cs_db_t *db, const complaint_opening_t *o, char *id)
 
 PGresult *case_store_lock(cs_db_t *db, const char *id_or_number, complaint_status_t *status)
 {
-    const char *sql =
-        cs_is_uuid(id_or_number)
-            ? LOCK_COLUMNS " WHERE complaint_id = $1::uuid FOR UPDATE"
-            : LOCK_COLUMNS " WHERE complaint_id = (SELECT complaint_id FROM complaint_cases"
-                           " WHERE case_number = $1 ORDER BY received_at DESC, complaint_id"
-                           " LIMIT 1) FOR UPDATE";
+    const char *sql = cs_is_uuid(id_or_number) ? LOCK_COLUMNS
+                          " WHERE complaint_id = $1::uuid FOR UPDATE"
+                                               : LOCK_COLUMNS
+                          " WHERE complaint_id = (SELECT complaint_id FROM complaint_cases"
+                          " WHERE case_number = $1 ORDER BY received_at DESC, complaint_id"
+                          " LIMIT 1) FOR UPDATE";
     PGresult *r = cs_db_exec(db, sql, 1, (const char *[]){id_or_number});
     if (!r || PQntuples(r) == 0)
         return r;
@@ -112,10 +112,31 @@ int case_store_history(cs_db_t *db, const char *id, const char *from, const char
 
 /* The columns of an event, in the order s_fill() reads them. */
 enum {
-    EV_ID = 0, EV_TICKET, EV_NUMBER, EV_STATUS, EV_HANDLER, EV_ACCEPT_DUE, EV_EMAIL, EV_NAME,
-    EV_LANGUAGE, EV_FEEDBACK, EV_HANDLE_DUE, EV_RECEIVED, EV_SOURCE, EV_CATEGORY, EV_SCOPE,
-    EV_URGENCY, EV_PRIORITY, EV_DEPARTMENT, EV_OWNER, EV_LEVEL, EV_ACCEPTED, EV_ROOT_CAUSE,
-    EV_CUSTOMER_ID, EV_TIER, EV_PHONE
+    EV_ID = 0,
+    EV_TICKET,
+    EV_NUMBER,
+    EV_STATUS,
+    EV_HANDLER,
+    EV_ACCEPT_DUE,
+    EV_EMAIL,
+    EV_NAME,
+    EV_LANGUAGE,
+    EV_FEEDBACK,
+    EV_HANDLE_DUE,
+    EV_RECEIVED,
+    EV_SOURCE,
+    EV_CATEGORY,
+    EV_SCOPE,
+    EV_URGENCY,
+    EV_PRIORITY,
+    EV_DEPARTMENT,
+    EV_OWNER,
+    EV_LEVEL,
+    EV_ACCEPTED,
+    EV_ROOT_CAUSE,
+    EV_CUSTOMER_ID,
+    EV_TIER,
+    EV_PHONE
 };
 
 /* clang-format off */
@@ -181,16 +202,16 @@ int case_store_escalate(cs_db_t *db, const char *id, const char *key, const char
                         const char *actor)
 {
     const char *p[] = {id, key, reason, actor};
-    PGresult *r = cs_db_exec(
-        db,
-        "WITH up AS (UPDATE complaint_cases SET escalation_level = escalation_level + 1,"
-        " escalated_at = now(), updated_at = now() WHERE complaint_id = $1::uuid"
-        " AND NOT EXISTS (SELECT 1 FROM case_escalations WHERE complaint_id = $1::uuid"
-        " AND key = $2) RETURNING escalation_level, status)"
-        " INSERT INTO case_escalations (complaint_id, key, level, reason, actor)"
-        " SELECT $1::uuid, $2, escalation_level, $3, $4 FROM up RETURNING level,"
-        " (SELECT status FROM up)",
-        4, p);
+    PGresult *r =
+        cs_db_exec(db,
+                   "WITH up AS (UPDATE complaint_cases SET escalation_level = escalation_level + 1,"
+                   " escalated_at = now(), updated_at = now() WHERE complaint_id = $1::uuid"
+                   " AND NOT EXISTS (SELECT 1 FROM case_escalations WHERE complaint_id = $1::uuid"
+                   " AND key = $2) RETURNING escalation_level, status)"
+                   " INSERT INTO case_escalations (complaint_id, key, level, reason, actor)"
+                   " SELECT $1::uuid, $2, escalation_level, $3, $4 FROM up RETURNING level,"
+                   " (SELECT status FROM up)",
+                   4, p);
     if (!r)
         return -1;
     if (PQntuples(r) == 0) {

@@ -50,8 +50,8 @@ static int s_on_ticket(cs_db_t *db, const Cs__Envelope *env, void *ctx)
                 s_str(env->event_id));
         return 1;
     }
-    const char *texts[] = {f->number,      f->channel,       f->tier,           f->priority,
-                           f->team,        f->subject,       f->customer_id,    f->customer_name,
+    const char *texts[] = {f->number,         f->channel,        f->tier,        f->priority,
+                           f->team,           f->subject,        f->customer_id, f->customer_name,
                            f->customer_email, f->customer_phone, f->language};
     if (!s_all_utf8(texts, sizeof(texts) / sizeof(texts[0]))) {
         cs_warn("complaint: %s event %s carries text that is not UTF-8; ignored", env->type,
@@ -89,8 +89,8 @@ static int s_on_low_score(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     const Cs__SurveyEvent *se = env->survey_event;
     if (!se)
         return 1;
-    const char *key = se->invitation_id && se->invitation_id[0] ? se->invitation_id
-                                                                : s_str(env->event_id);
+    const char *key =
+        se->invitation_id && se->invitation_id[0] ? se->invitation_id : s_str(env->event_id);
     const char *ticket = s_str(se->ticket_id);
     if (!key[0] || strlen(key) > 64 || (ticket[0] && !cs_is_uuid(ticket)) ||
         strlen(s_str(se->number)) > 64) {
@@ -98,8 +98,8 @@ static int s_on_low_score(cs_db_t *db, const Cs__Envelope *env, void *ctx)
                 s_str(env->event_id));
         return 1;
     }
-    const char *texts[] = {key,       se->number,  se->email, se->name,        se->language,
-                           se->comment, se->team, se->agent, se->service_type};
+    const char *texts[] = {key,         se->number, se->email, se->name,        se->language,
+                           se->comment, se->team,   se->agent, se->service_type};
     if (!s_all_utf8(texts, sizeof(texts) / sizeof(texts[0]))) {
         cs_warn("complaint: survey.low_score %s carries text that is not UTF-8; ignored",
                 s_str(env->event_id));
@@ -108,23 +108,22 @@ static int s_on_low_score(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     char subject[96];
     snprintf(subject, sizeof(subject), "low satisfaction score %u/5 on %s", se->satisfaction,
              se->number && se->number[0] ? se->number : "a survey");
-    complaint_opening_t o = {.source = "survey",
-                             .source_key = key,
-                             .ticket_id = ticket,
-                             .ticket_number = se->number,
-                             .channel = "survey",
-                             .team = se->team,
-                             .subject = subject,
-                             .description = se->comment,
-                             .customer_name = se->name,
-                             .customer_email = se->email,
-                             .language = se->language,
-                             .satisfaction = se->satisfaction >= 1 && se->satisfaction <= 5
-                                                 ? (int)se->satisfaction
-                                                 : 0,
-                             .received_at_ms = s_received(0, env),
-                             .accept_hours = settings->accept_hours,
-                             .actor = "system"};
+    complaint_opening_t o = {
+        .source = "survey",
+        .source_key = key,
+        .ticket_id = ticket,
+        .ticket_number = se->number,
+        .channel = "survey",
+        .team = se->team,
+        .subject = subject,
+        .description = se->comment,
+        .customer_name = se->name,
+        .customer_email = se->email,
+        .language = se->language,
+        .satisfaction = se->satisfaction >= 1 && se->satisfaction <= 5 ? (int)se->satisfaction : 0,
+        .received_at_ms = s_received(0, env),
+        .accept_hours = settings->accept_hours,
+        .actor = "system"};
     char id[CS_UUID_LEN];
     int rc = case_store_open(db, &o, id);
     if (rc == 0)
@@ -159,16 +158,16 @@ static int s_on_clock(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         return 1;
     }
     if (status != watched) {
-        cs_info("complaint: %s on %s for case %s, which is %s now; nothing to escalate",
-                env->type, target, ce->complaint_id, complaint_status_name(status));
+        cs_info("complaint: %s on %s for case %s, which is %s now; nothing to escalate", env->type,
+                target, ce->complaint_id, complaint_status_name(status));
         return 1;
     }
     const char *clock = cs_is_uuid(s_str(ce->clock_id)) ? ce->clock_id : s_str(env->event_id);
     char key[160], reason[200];
     snprintf(key, sizeof(key), "%s:%s:%u", clock, env->type, ce->escalation_level);
-    const char *what = strcmp(env->type, "sla.warning") == 0 ? "deadline near"
+    const char *what = strcmp(env->type, "sla.warning") == 0    ? "deadline near"
                        : strcmp(env->type, "sla.breached") == 0 ? "deadline passed"
-                                                                 : "still overdue";
+                                                                : "still overdue";
     snprintf(reason, sizeof(reason), "%s: %s %s", env->type, target, what);
     return case_store_escalate(db, ce->complaint_id, key, reason, "sla");
 }

@@ -76,13 +76,12 @@ static int s_init(cs_service_t *svc)
 /* Refresh the gauges from the table, so they are right after a restart too. */
 static void s_tick(cs_service_t *svc)
 {
-    PGresult *r =
-        cs_db_exec(cs_service_db(svc),
-                   "SELECT count(*) FILTER (WHERE status <> 'archived'),"
-                   " count(*) FILTER (WHERE status = 'received' AND accept_due < now()),"
-                   " count(*) FILTER (WHERE status = 'handling' AND handle_due < now())"
-                   " FROM complaint_cases",
-                   0, NULL);
+    PGresult *r = cs_db_exec(cs_service_db(svc),
+                             "SELECT count(*) FILTER (WHERE status <> 'archived'),"
+                             " count(*) FILTER (WHERE status = 'received' AND accept_due < now()),"
+                             " count(*) FILTER (WHERE status = 'handling' AND handle_due < now())"
+                             " FROM complaint_cases",
+                             0, NULL);
     if (!r)
         return;
     cs_gauge_set("cs_complaint_open", "", (double)cs_db_get_i64(r, 0, 0));

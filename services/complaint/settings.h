@@ -5,9 +5,9 @@
 #define COMPLAINT_SETTINGS_H_INCLUDED
 
 typedef struct {
-    int accept_hours;      /* CS_COMPLAINT_ACCEPT_HOURS, default 24 */
-    int handle_hours[4];   /* CS_COMPLAINT_HANDLE_HOURS_P1..P4: 24, 72, 72, 168 */
-    char time_zone[64];    /* CS_COMPLAINT_TIME_ZONE: months and weeks of the analysis */
+    int accept_hours;    /* CS_COMPLAINT_ACCEPT_HOURS, default 24 */
+    int handle_hours[4]; /* CS_COMPLAINT_HANDLE_HOURS_P1..P4: 24, 72, 72, 168 */
+    char time_zone[64];  /* CS_COMPLAINT_TIME_ZONE: months and weeks of the analysis */
 } complaint_settings_t;
 
 /* The default handling time of a priority ("P1".."P4"; anything else P4). */

@@ -143,7 +143,8 @@ static int s_parse(json_t *body, step_input_t *in, cs_http_resp_t *resp)
         if (complaint_api_member(body, "channel", &in->channel, resp) < 0 ||
             complaint_api_member(body, "note", &in->note, resp) < 0)
             return -1;
-        if (!in->channel || (strcmp(in->channel, "reply") != 0 && strcmp(in->channel, "call") != 0)) {
+        if (!in->channel ||
+            (strcmp(in->channel, "reply") != 0 && strcmp(in->channel, "call") != 0)) {
             cs_http_error(resp, 422, "channel",
                           "channel must be reply (the customer's answer) or call (a follow-up"
                           " call)");
@@ -204,8 +205,13 @@ static int s_write(cs_db_t *db, const step_input_t *in, const char *id, complain
         break;
     }
     case COMPLAINT_ACT_ASSIGN: {
-        const char *p[] = {id,        st,       in->findings, in->department,
-                           in->owner, in->corrective, cs_db_i64(due, due_ms)};
+        const char *p[] = {id,
+                           st,
+                           in->findings,
+                           in->department,
+                           in->owner,
+                           in->corrective,
+                           cs_db_i64(due, due_ms)};
         snprintf(note, notesize, "%s / %s", in->department, in->owner);
         /* findings are what the investigation found: in this body or recorded before */
         n = cs_db_cmd(db,
@@ -233,8 +239,7 @@ static int s_write(cs_db_t *db, const step_input_t *in, const char *id, complain
         break;
     }
     case COMPLAINT_ACT_ANSWER: {
-        const char *p[] = {id, st, in->channel, in->note ? in->note : "",
-                           cs_db_i64(due, due_ms)};
+        const char *p[] = {id, st, in->channel, in->note ? in->note : "", cs_db_i64(due, due_ms)};
         snprintf(note, notesize, "%s by %s", in->accepted ? "accepted" : "not accepted",
                  in->channel);
         n = cs_db_cmd(db,
@@ -292,8 +297,7 @@ static int s_announce(cs_db_t *db, const step_input_t *in, const char *id)
         return case_store_emit(db, "complaint.resolved", id, in->handler, NULL);
     char key[CS_UUID_LEN + 8] = "answer:", reason[96];
     cs_uuid(key + strlen(key));
-    snprintf(reason, sizeof(reason), "the customer did not accept the feedback (%s)",
-             in->channel);
+    snprintf(reason, sizeof(reason), "the customer did not accept the feedback (%s)", in->channel);
     if (case_store_escalate(db, id, key, reason, in->handler) < 0)
         return -1;
     return case_store_emit(db, "complaint.assigned", id, in->handler, NULL);
@@ -459,8 +463,8 @@ static void s_evidence_add(cs_http_req_t *req, cs_http_resp_t *resp)
                       complaint_status_name(status));
         return;
     }
-    const char *p[] = {id, name, type, cs_db_i64(size, (int64_t)req->body_len), hex, req->body,
-                       handler};
+    const char *p[] = {id,  name,      type,   cs_db_i64(size, (int64_t)req->body_len),
+                       hex, req->body, handler};
     int lengths[] = {0, 0, 0, 0, 0, (int)req->body_len, 0};
     int formats[] = {0, 0, 0, 0, 0, 1, 0};
     PGresult *r = cs_db_exec_bin(req->db,
@@ -511,8 +515,8 @@ static void s_evidence_get(cs_http_req_t *req, cs_http_resp_t *resp)
               " AND id = $2::bigint"
             : "SELECT e.content_type, e.data FROM case_evidence e JOIN complaint_cases c"
               " USING (complaint_id) WHERE c.case_number = $1 AND e.id = $2::bigint";
-    PGresult *r = cs_db_exec_bin(req->db, sql, 2, (const char *[]){key, req->param[1]}, NULL,
-                                 NULL, 1);
+    PGresult *r =
+        cs_db_exec_bin(req->db, sql, 2, (const char *[]){key, req->param[1]}, NULL, NULL, 1);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error, try again");
         return;

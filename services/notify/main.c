@@ -70,7 +70,7 @@ static int s_init(cs_service_t *svc)
     cs_consumer_t *consumer = cs_service_consumer(svc);
     static const char *const types[] = {"dispatch.ticket.accepted", "dispatch.ticket.responded",
                                         "dispatch.ticket.resolved", "survey.requested",
-                                        "complaint.feedback_sent", "complaint.escalated"};
+                                        "complaint.feedback_sent",  "complaint.escalated"};
     for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
         cs_consumer_on(consumer, types[i], outbound_on_event, &s_notify.outbound);
     api_register(svc);

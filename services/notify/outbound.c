@@ -414,8 +414,8 @@ static int s_from_complaint_event(const Cs__Envelope *env, outbound_t **out, con
         *why = "no_ticket_number";
         goto out_none;
     }
-    if (feedback && s_copy_trimmed(o->recipient_name, sizeof(o->recipient_name),
-                                   ce->customer_name) < 0)
+    if (feedback &&
+        s_copy_trimmed(o->recipient_name, sizeof(o->recipient_name), ce->customer_name) < 0)
         o->recipient_name[0] = '\0';
     char at[48], level[16];
     outbound_local_time(ce->at_ms ? ce->at_ms : env->occurred_at_ms, at, sizeof(at));
@@ -423,12 +423,11 @@ static int s_from_complaint_event(const Cs__Envelope *env, outbound_t **out, con
     int rc = s_var(o->vars, "ticket_no", o->ticket_number, "-") |
              s_var(o->vars, "customer_name", ce->customer_name, en ? "Customer" : "客户");
     if (feedback)
-        rc |= s_var(o->vars, "feedback", ce->resolution, "-") |
-              s_var(o->vars, "sent_at", at, "-") |
-              s_var(o->vars, "handler_name",
-                    !s_blank(ce->actor) && strcmp(ce->actor, "system") != 0 ? ce->actor
-                                                                             : ce->handler,
-                    en ? "Our complaint team" : "投诉处理小组");
+        rc |=
+            s_var(o->vars, "feedback", ce->resolution, "-") | s_var(o->vars, "sent_at", at, "-") |
+            s_var(o->vars, "handler_name",
+                  !s_blank(ce->actor) && strcmp(ce->actor, "system") != 0 ? ce->actor : ce->handler,
+                  en ? "Our complaint team" : "投诉处理小组");
     else
         rc |= s_var(o->vars, "escalation_level", level, "1") |
               s_var(o->vars, "escalation_reason", ce->resolution, "-") |

@@ -19,7 +19,8 @@
 #include "cs_log.h"
 #include "cs_service.h"
 
-static const cs_migration_t s_migrations[] = {{"001_stub", "CREATE TABLE stub_emitted (n int);"}, {NULL, NULL}};
+static const cs_migration_t s_migrations[] = {{"001_stub", "CREATE TABLE stub_emitted (n int);"},
+                                              {NULL, NULL}};
 
 /* Set the scalar fields of msg from the JSON object; -1 naming a bad one. */
 static int s_fill(ProtobufCMessage *msg, json_t *fields, char *err, size_t errlen)

@@ -111,12 +111,11 @@ static void test_every_other_status_and_action_pair_is_refused_naming_the_move(v
         -1);
     assert_string_equal(err, "cannot archive a complaint that is received: archive is a step from"
                              " feedback or resolved only");
-    assert_int_equal(complaint_next_status(COMPLAINT_ARCHIVED, COMPLAINT_ACT_ACCEPT, 1, &to, err,
-                                           sizeof(err)),
-                     -1);
-    assert_string_equal(err,
-                        "cannot accept a complaint that is archived: accept is a step from"
-                        " received only");
+    assert_int_equal(
+        complaint_next_status(COMPLAINT_ARCHIVED, COMPLAINT_ACT_ACCEPT, 1, &to, err, sizeof(err)),
+        -1);
+    assert_string_equal(err, "cannot accept a complaint that is archived: accept is a step from"
+                             " received only");
 }
 
 static void test_the_six_step_statuses_are_named_as_the_business_names_them(void **state)
@@ -179,22 +178,16 @@ static void test_priority_follows_scope_and_urgency_and_safety_goes_one_higher(v
     (void)state;
     static const char *const scopes[] = {"person", "site", "sites", "public"};
     static const char *const urg[] = {"low", "medium", "high"};
-    static const char *const base[4][3] = {{"P4", "P3", "P2"},
-                                           {"P3", "P3", "P2"},
-                                           {"P3", "P2", "P1"},
-                                           {"P2", "P1", "P1"}};
-    static const char *const raised[4][3] = {{"P3", "P2", "P1"},
-                                             {"P2", "P2", "P1"},
-                                             {"P2", "P1", "P1"},
-                                             {"P1", "P1", "P1"}};
+    static const char *const base[4][3] = {
+        {"P4", "P3", "P2"}, {"P3", "P3", "P2"}, {"P3", "P2", "P1"}, {"P2", "P1", "P1"}};
+    static const char *const raised[4][3] = {
+        {"P3", "P2", "P1"}, {"P2", "P2", "P1"}, {"P2", "P1", "P1"}, {"P1", "P1", "P1"}};
     for (int s = 0; s < 4; s++)
         for (int u = 0; u < 3; u++) {
             assert_string_equal(complaint_priority("delivery", scopes[s], urg[u]), base[s][u]);
-            assert_string_equal(complaint_priority("staff_conduct", scopes[s], urg[u]),
-                                base[s][u]);
+            assert_string_equal(complaint_priority("staff_conduct", scopes[s], urg[u]), base[s][u]);
             assert_string_equal(complaint_priority("safety", scopes[s], urg[u]), raised[s][u]);
-            assert_string_equal(complaint_priority("environment", scopes[s], urg[u]),
-                                raised[s][u]);
+            assert_string_equal(complaint_priority("environment", scopes[s], urg[u]), raised[s][u]);
         }
     assert_null(complaint_priority("quality", "site", "high"));
     assert_null(complaint_priority("delivery", "region", "high"));
@@ -205,8 +198,8 @@ static void test_priority_follows_scope_and_urgency_and_safety_goes_one_higher(v
 static void test_the_vocabularies_are_closed(void **state)
 {
     (void)state;
-    static const char *const cats[] = {"product_quality", "delivery",    "service_response",
-                                       "technical_competence", "safety", "environment",
+    static const char *const cats[] = {"product_quality",      "delivery",     "service_response",
+                                       "technical_competence", "safety",       "environment",
                                        "contract_billing",     "staff_conduct"};
     for (size_t i = 0; i < 8; i++)
         assert_true(complaint_category_valid(cats[i]));
@@ -289,10 +282,17 @@ static void test_times_are_read_as_dates_rfc3339_or_milliseconds(void **state)
     assert_int_equal(ms, 1769889600250LL);
     assert_int_equal(complaint_parse_time("1767225600000", &ms), 0);
     assert_int_equal(ms, T0);
-    static const char *const bad[] = {"",           "2026-13-01",        "2026-02-30",
-                                      "2026-01-01T", "2026-01-01T25:00Z", "2026-01-01T10:00",
-                                      "2026-01-01T10:00:00+0800", "2026-01-01T1", "yesterday",
-                                      "2026-01-01T10:00:00Z junk", "1969-12-31"};
+    static const char *const bad[] = {"",
+                                      "2026-13-01",
+                                      "2026-02-30",
+                                      "2026-01-01T",
+                                      "2026-01-01T25:00Z",
+                                      "2026-01-01T10:00",
+                                      "2026-01-01T10:00:00+0800",
+                                      "2026-01-01T1",
+                                      "yesterday",
+                                      "2026-01-01T10:00:00Z junk",
+                                      "1969-12-31"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (complaint_parse_time(bad[i], &ms) == 0)
             fail_msg("accepted %s", bad[i]);
