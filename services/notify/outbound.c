@@ -381,6 +381,72 @@ out_none:
     return OUTBOUND_NONE;
 }
 
+/* The quality manager, who receives complaint escalation alerts (CS_NOTIFY_QUALITY_MANAGER). */
+static const char *s_quality_manager = OUTBOUND_DEFAULT_QUALITY_MANAGER;
+
+/* complaint.feedback_sent → the feedback letter to the customer (the handler's own words,
+ * so not automatic); complaint.escalated → an alert to the quality manager, in the
+ * company's language (never capped: an alert held back is a complaint lost). */
+static int s_from_complaint_event(const Cs__Envelope *env, outbound_t **out, const char **why)
+{
+    const Cs__ComplaintEvent *ce = env->complaint_event;
+    int feedback = strcmp(env->type, "complaint.feedback_sent") == 0;
+    if (!ce || (!feedback && strcmp(env->type, "complaint.escalated") != 0)) {
+        *why = "not_a_notification";
+        return OUTBOUND_NONE;
+    }
+    if (feedback && s_blank(ce->resolution)) {
+        *why = "no_message";
+        return OUTBOUND_NONE;
+    }
+    outbound_t *o = feedback ? s_new("complaint_feedback", false, ce->language)
+                             : s_new("complaint_escalation", false, "zh-CN");
+    if (!o)
+        return OUTBOUND_ERROR;
+    int en = strcmp(o->language, "en") == 0;
+    const char *to = feedback ? ce->customer_email : s_quality_manager;
+    if (s_copy_trimmed(o->recipient, sizeof(o->recipient), to) < 0 || s_blank(o->recipient)) {
+        *why = "no_email";
+        goto out_none;
+    }
+    if (s_copy_trimmed(o->ticket_number, sizeof(o->ticket_number), ce->number) < 0 ||
+        s_blank(o->ticket_number)) {
+        *why = "no_ticket_number";
+        goto out_none;
+    }
+    if (feedback &&
+        s_copy_trimmed(o->recipient_name, sizeof(o->recipient_name), ce->customer_name) < 0)
+        o->recipient_name[0] = '\0';
+    char at[48], level[16];
+    outbound_local_time(ce->at_ms ? ce->at_ms : env->occurred_at_ms, at, sizeof(at));
+    snprintf(level, sizeof(level), "%u", ce->escalation_level);
+    int rc = s_var(o->vars, "ticket_no", o->ticket_number, "-") |
+             s_var(o->vars, "customer_name", ce->customer_name, en ? "Customer" : "客户");
+    if (feedback)
+        rc |=
+            s_var(o->vars, "feedback", ce->resolution, "-") | s_var(o->vars, "sent_at", at, "-") |
+            s_var(o->vars, "handler_name",
+                  !s_blank(ce->actor) && strcmp(ce->actor, "system") != 0 ? ce->actor : ce->handler,
+                  en ? "Our complaint team" : "投诉处理小组");
+    else
+        rc |= s_var(o->vars, "escalation_level", level, "1") |
+              s_var(o->vars, "escalation_reason", ce->resolution, "-") |
+              s_var(o->vars, "complaint_status", ce->status, "-") |
+              s_var(o->vars, "priority", ce->priority, "-") |
+              s_var(o->vars, "category", ce->category, "未分类") |
+              s_var(o->vars, "owner", ce->owner, "未指派") |
+              s_var(o->vars, "escalated_at", at, "-");
+    if (rc) {
+        outbound_destroy(&o);
+        return OUTBOUND_ERROR;
+    }
+    *out = o;
+    return OUTBOUND_MAIL;
+out_none:
+    outbound_destroy(&o);
+    return OUTBOUND_NONE;
+}
+
 int outbound_from_event(const Cs__Envelope *env, const char *request_subject, outbound_t **out,
                         const char **why)
 {
@@ -392,6 +458,8 @@ int outbound_from_event(const Cs__Envelope *env, const char *request_subject, ou
         return s_from_ticket_event(env, out, why);
     if (env->body_case == CS__ENVELOPE__BODY_SURVEY_EVENT)
         return s_from_survey_event(env, request_subject, out, why);
+    if (env->body_case == CS__ENVELOPE__BODY_COMPLAINT_EVENT)
+        return s_from_complaint_event(env, out, why);
     return OUTBOUND_NONE;
 }
 
@@ -400,6 +468,12 @@ int outbound_from_event(const Cs__Envelope *env, const char *request_subject, ou
 int outbound_config_load(outbound_config_t *cfg)
 {
     cfg->domain = cs_env("CS_NOTIFY_DOMAIN", "petrocs.example");
+    s_quality_manager = cs_env("CS_NOTIFY_QUALITY_MANAGER", OUTBOUND_DEFAULT_QUALITY_MANAGER);
+    if (outbound_address_problem(s_quality_manager)) {
+        cs_error("config: CS_NOTIFY_QUALITY_MANAGER must be a plain e-mail address that can"
+                 " answer");
+        return -1;
+    }
     return cs_env_int("CS_NOTIFY_DAILY_CAP", OUTBOUND_DEFAULT_DAILY_CAP, 0, 1000000,
                       &cfg->daily_cap);
 }

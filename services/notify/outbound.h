@@ -8,6 +8,9 @@
  *   dispatch.ticket.responded  → "update"             the agent's message to the customer
  *   dispatch.ticket.resolved   → "resolution"         the service report
  *   survey.requested           → "survey_invitation"  the signed survey link
+ *   complaint.feedback_sent    → "complaint_feedback" the complaint handler's feedback letter
+ *   complaint.escalated        → "complaint_escalation" an alert to the quality manager
+ *                                                     (CS_NOTIFY_QUALITY_MANAGER)
  *
  * The rules that decide whether it may go out live here too, apart from the database,
  * so that they can be read and tested as the business states them:
@@ -38,6 +41,7 @@
 #define OUTBOUND_NUMBER_MAX 64 /* bytes of a ticket number */
 #define OUTBOUND_MSGID_MAX 998 /* bytes of a Message-ID we thread to */
 #define OUTBOUND_DEFAULT_DAILY_CAP 40
+#define OUTBOUND_DEFAULT_QUALITY_MANAGER "quality.manager@petrocs.example"
 
 typedef struct {
     const char *kind;     /* "acceptance", "update", "resolution", "survey_invitation" */

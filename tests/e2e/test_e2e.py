@@ -144,7 +144,7 @@ class EndToEnd(StackTestCase):
         self.assertEqual(after["sent"], before["sent"] + 1)
         self.assertEqual(after["target"], 0.9)
 
-    def test_a_complaint_opens_a_case_that_the_handler_accepts_and_closes(self):
+    def test_a_complaint_opens_a_case_that_the_handler_accepts_and_classifies(self):
         number = self.post_request("投诉：维修工程师迟到三天", "我们对贵司服务非常不满，要求书面答复。",
                                    email_addr="zhao.gang@gaspipe.example")
         t = self.dispatch_ticket(number)
@@ -158,15 +158,17 @@ class EndToEnd(StackTestCase):
             return None
         c = wait_for(case, 30, "complaint case opened")
         self.assertEqual(c["status"], "received")
-        status, res = http("POST", url("complaint", f"/v1/complaints/{c['id']}/close"),
-                           {"handler": "quality.chen", "resolution": "x"})
-        self.assertEqual(status, 409, "cannot close before accepting")
+        status, res = http("POST", url("complaint", f"/v1/complaints/{c['id']}/classify"),
+                           {"handler": "quality.chen", "category": "service_response",
+                            "scope": "site", "urgency": "high"})
+        self.assertEqual(status, 409, "cannot classify before accepting")
         status, res = http("POST", url("complaint", f"/v1/complaints/{c['id']}/accept"),
                            {"handler": "quality.chen"})
         self.assertEqual(status, 200, res)
-        status, res = http("POST", url("complaint", f"/v1/complaints/{c['id']}/close"),
-                           {"handler": "quality.chen", "resolution": "道歉并减免费用"})
-        self.assertEqual(status, 200, res)
+        status, res = http("POST", url("complaint", f"/v1/complaints/{c['id']}/classify"),
+                           {"handler": "quality.chen", "category": "service_response",
+                            "scope": "site", "urgency": "high"})
+        self.assertEqual((status, res.get("priority")), (200, "P2"), res)
 
     # ---- the shipped demo data and the shared corpus ---------------------------------
 

@@ -37,8 +37,9 @@ PORTS = {
     "CS_INTAKE_REPLAY_PORT": "27112", "CS_INTAKE_SMTP_PORT": "27125",
     "CS_DISPATCH_HTTP_PORT": "27210", "CS_DISPATCH_PUB_PORT": "27211",
     "CS_DISPATCH_REPLAY_PORT": "27212",
-    # notify also reads survey, which is not running here: keep it off the default ports
+    # notify also reads survey and complaint, not running here: keep them off the defaults
     "CS_SURVEY_PUB_PORT": "27511", "CS_SURVEY_REPLAY_PORT": "27512",
+    "CS_COMPLAINT_PUB_PORT": "27411", "CS_COMPLAINT_REPLAY_PORT": "27412",
     "CS_NOTIFY_HTTP_PORT": "27610", "CS_NOTIFY_PUB_PORT": "27611",
     "CS_NOTIFY_REPLAY_PORT": "27612",
 }

@@ -499,6 +499,79 @@ static void test_retries_back_off_doubling_up_to_the_ceiling(void **state)
     assert_int_equal(delivery_backoff_s(&cfg, 1000), 3600);
 }
 
+/* ---- complaint letters ---------------------------------------------------------------- */
+
+static void s_complaint_env(Cs__ComplaintEvent *ce, Cs__Envelope *env, const char *type)
+{
+    cs__complaint_event__init(ce);
+    cs__envelope__init(env);
+    ce->complaint_id = "6f1c2a3e-0000-4000-8000-00000000000c";
+    ce->number = "CS-2026-000123";
+    ce->status = "feedback";
+    ce->customer_email = "li.wei@sinochem-example.cn";
+    ce->customer_name = "李伟";
+    ce->language = "en";
+    ce->resolution = "The carrier mis-scheduled; we re-delivered and changed carriers.";
+    ce->actor = "chen.jing";
+    ce->at_ms = RECEIVED_MS;
+    env->event_id = "9d2b1c4e-0000-4000-8000-00000000000c";
+    env->type = (char *)type;
+    env->body_case = CS__ENVELOPE__BODY_COMPLAINT_EVENT;
+    env->complaint_event = ce;
+}
+
+static void test_complaint_feedback_goes_to_the_customer_with_the_handlers_letter(void **state)
+{
+    (void)state;
+    Cs__ComplaintEvent ce;
+    Cs__Envelope env;
+    s_complaint_env(&ce, &env, "complaint.feedback_sent");
+    outbound_t *o = NULL;
+    const char *why = NULL;
+    assert_int_equal(outbound_from_event(&env, NULL, &o, &why), OUTBOUND_MAIL);
+    assert_string_equal(o->kind, "complaint_feedback");
+    assert_false(o->automatic); /* a person's words: never capped */
+    assert_string_equal(o->recipient, "li.wei@sinochem-example.cn");
+    assert_string_equal(o->language, "en");
+    char *subject, *body;
+    s_render(o, &subject, &body);
+    assert_string_equal(subject, "[CS-2026-000123] Our response to your complaint");
+    assert_non_null(strstr(body, "we re-delivered and changed carriers."));
+    assert_non_null(strstr(body, "chen.jing, 2026-03-02 08:15 (UTC+8)"));
+    free(subject);
+    free(body);
+    outbound_destroy(&o);
+    ce.resolution = "";
+    assert_int_equal(outbound_from_event(&env, NULL, &o, &why), OUTBOUND_NONE);
+    assert_string_equal(why, "no_message");
+}
+
+static void test_a_complaint_escalation_alerts_the_quality_manager_in_chinese(void **state)
+{
+    (void)state;
+    Cs__ComplaintEvent ce;
+    Cs__Envelope env;
+    s_complaint_env(&ce, &env, "complaint.escalated");
+    ce.status = "received";
+    ce.escalation_level = 2;
+    ce.resolution = "sla.breached: complaint_acceptance deadline passed";
+    outbound_t *o = NULL;
+    const char *why = NULL;
+    assert_int_equal(outbound_from_event(&env, NULL, &o, &why), OUTBOUND_MAIL);
+    assert_string_equal(o->kind, "complaint_escalation");
+    assert_string_equal(o->recipient, OUTBOUND_DEFAULT_QUALITY_MANAGER);
+    assert_string_equal(o->language, "zh-CN"); /* the company's language, not the customer's */
+    char *subject, *body;
+    s_render(o, &subject, &body);
+    assert_non_null(strstr(subject, "[CS-2026-000123] 投诉升级（第 2 级）"));
+    assert_non_null(strstr(body, "未分类")); /* not yet classified */
+    free(subject);
+    free(body);
+    outbound_destroy(&o);
+    env.type = "complaint.accepted"; /* no letter for the other steps */
+    assert_int_equal(outbound_from_event(&env, NULL, &o, &why), OUTBOUND_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +601,8 @@ int main(void)
         cmocka_unit_test(test_times_are_stated_in_china_standard_time),
         cmocka_unit_test(test_the_default_sender_splits_into_name_and_address),
         cmocka_unit_test(test_retries_back_off_doubling_up_to_the_ceiling),
+        cmocka_unit_test(test_complaint_feedback_goes_to_the_customer_with_the_handlers_letter),
+        cmocka_unit_test(test_a_complaint_escalation_alerts_the_quality_manager_in_chinese),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
