@@ -75,16 +75,22 @@ static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *
     return o;
 }
 
-/* The history of every clock of one ticket, attached to the clock objects
-   (keyed by clock id in by_id). 0 or -1. */
-static int s_attach_history(cs_db_t *db, const char *number, json_t *by_id)
+/* The history of every clock of one ticket (by its number, or by its id
+   when by_ticket_id is set), attached to the clock objects (keyed by clock id
+   in by_id). 0 or -1. */
+static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json_t *by_id)
 {
-    PGresult *r = cs_db_exec(db,
-                             "SELECT e.clock_id, e.round, e.kind,"
-                             " ts_ms(e.at), e.percent"
-                             " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
-                             " WHERE c.number = $1 ORDER BY e.id",
-                             1, (const char *[]){number});
+    PGresult *r =
+        cs_db_exec(db,
+                   by_ticket_id ? "SELECT e.clock_id, e.round, e.kind,"
+                                  " ts_ms(e.at), e.percent"
+                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
+                                  " WHERE c.ticket_id = $1 ORDER BY e.id"
+                                : "SELECT e.clock_id, e.round, e.kind,"
+                                  " ts_ms(e.at), e.percent"
+                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
+                                  " WHERE c.number = $1 ORDER BY e.id",
+                   1, (const char *[]){key});
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -134,7 +140,7 @@ static void s_clocks_of_ticket(cs_http_req_t *req, cs_http_resp_t *resp, const c
         json_array_append_new(clocks, o);
     }
     PQclear(r);
-    int rc = s_attach_history(req->db, number, by_id);
+    int rc = s_attach_history(req->db, number, 0, by_id);
     json_decref(by_id);
     if (rc < 0) {
         json_decref(clocks);
@@ -211,6 +217,106 @@ static void s_get_clocks(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 422, "ticket", "give ticket=NUMBER or state=STATE");
 }
 
+/* ---- GET /v1/sla/tickets/{id} ---------------------------------------------------- */
+
+/* Does the clock still count (running, paused, or breached and not yet
+   fulfilled nor closed)? Only such a clock has time remaining. */
+static int s_counting(const sla_clock_t *c)
+{
+    return c->state == SLA_CLOCK_RUNNING || c->state == SLA_CLOCK_PAUSED ||
+           (c->state == SLA_CLOCK_BREACHED && !c->stopped_at_ms);
+}
+
+/* One clock of the ticket view: the listing's fields plus what an agent
+   reads first — when it is due, the business time left (on the clock's own
+   calendar, time paused excluded: the model's used time, not wall time;
+   negative once overdue; null when the clock no longer counts) and the
+   facts the reports group by. */
+static json_t *s_ticket_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *row,
+                                   int64_t now_ms)
+{
+    json_t *o = s_clock_json(api, db, row, now_ms);
+    if (!o)
+        return NULL;
+    const sla_clock_t *c = &row->clock;
+    int64_t used = json_integer_value(json_object_get(o, "working_ms_used"));
+    json_object_set_new(o, "due_at", s_instant(c->deadline_ms));
+    json_object_set_new(o, "counting", json_boolean(s_counting(c)));
+    json_object_set_new(o, "remaining_ms",
+                        s_counting(c) ? json_integer(c->target_ms - used) : json_null());
+    json_object_set_new(o, "target_ms", json_integer(c->target_ms));
+    json_object_set_new(o, "breached", json_boolean(c->state == SLA_CLOCK_BREACHED));
+    json_object_set_new(o, "service_type", json_string(row->service_type));
+    json_object_set_new(o, "tier", json_string(row->tier));
+    json_object_set_new(o, "channel", json_string(row->channel));
+    json_object_set_new(o, "history", json_array());
+    return o;
+}
+
+/* GET /v1/sla/tickets/{id}: id is the ticket's UUID or its number. */
+static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
+{
+    sla_api_t *api = req->ctx;
+    const char *id = req->nparams > 0 ? req->param[0] : "";
+    if (!*id || !sla_store_text_ok(id, SLA_NUMBER_MAX)) {
+        cs_http_error(resp, 400, "id",
+                      "id must be a ticket id (UUID) or a ticket number of 1..%d bytes",
+                      SLA_NUMBER_MAX);
+        return;
+    }
+    if (sla_calendars_refresh(api->calendars, req->db) < 0) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    int by_ticket_id = cs_is_uuid(id);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE %s = $1 ORDER BY ticket_id, target",
+             SLA_STORE_COLUMNS, by_ticket_id ? "ticket_id" : "number");
+    PGresult *r = cs_db_exec(req->db, sql, 1, (const char *[]){id});
+    if (!r) {
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        cs_http_error(resp, 404, "id", "no clocks for ticket %s", id);
+        return;
+    }
+    int64_t now = cs_now_ms();
+    json_t *clocks = json_array(), *by_id = json_object();
+    char ticket_id[CS_UUID_LEN] = "", number[SLA_NUMBER_MAX + 1] = "";
+    for (int i = 0; i < PQntuples(r); i++) {
+        sla_clock_row_t row;
+        json_t *o;
+        /* A number is one ticket's; should two tickets ever share one, the
+           view shows the first of them, whole, rather than a mixture. */
+        if (sla_store_row_from(r, i, &row) < 0 ||
+            (*ticket_id && strcmp(row.ticket_id, ticket_id) != 0) ||
+            !(o = s_ticket_clock_json(api, req->db, &row, now)))
+            continue;
+        snprintf(ticket_id, sizeof(ticket_id), "%s", row.ticket_id);
+        snprintf(number, sizeof(number), "%s", row.number);
+        json_object_set(by_id, row.id, o);
+        json_array_append_new(clocks, o);
+    }
+    PQclear(r);
+    /* The history by the ticket id found: a number given twice to two
+       tickets must not mix their histories. */
+    int rc = *ticket_id ? s_attach_history(req->db, ticket_id, 1, by_id) : 0;
+    json_decref(by_id);
+    if (rc < 0) {
+        json_decref(clocks);
+        cs_http_error(resp, 503, NULL, "database unavailable");
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set_new(out, "ticket_id", json_string(ticket_id));
+    json_object_set_new(out, "ticket_number", json_string(number));
+    json_object_set_new(out, "as_of", s_instant(now));
+    json_object_set_new(out, "clocks", clocks);
+    cs_http_json(resp, 200, out);
+}
+
 static void s_get_stats(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     PGresult *r = cs_db_exec(req->db,
@@ -253,6 +359,8 @@ sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char
     snprintf(self->default_calendar, sizeof(self->default_calendar), "%s", default_calendar);
     cs_http_route(http, "GET", "/v1/stats", s_get_stats, self);
     cs_http_route(http, "GET", "/v1/clocks", s_get_clocks, self);
+    cs_http_route(http, "GET", "/v1/sla/tickets/*", s_get_ticket, self);
+    sla_report_register(http, self);
     sla_calendar_api_register(http, self);
     return self;
 }

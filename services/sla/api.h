@@ -22,6 +22,19 @@
  *                                        added to it as holidays
  *   POST /v1/sla/preview                 a timeline of ticket events through
  *                                        the clocks (preview.h)
+ *
+ * And what a supervisor reads (this file and report.c):
+ *
+ *   GET /v1/sla/tickets/{id}             one ticket's clocks (id: its UUID or
+ *                                        its number): due time, business time
+ *                                        remaining, state, percent used,
+ *                                        warned/breached, facts, history
+ *   GET /v1/sla/report?from=&to=&by=team|agent|service_type|priority|tier
+ *                      [&format=json|csv][&tz=ZONE]
+ *                                        compliance, time to first response
+ *                                        and to resolution (mean, p90, in
+ *                                        business time) and breaches per group
+ *                                        of the clocks started in [from, to)
  */
 #ifndef SLA_API_H
 #define SLA_API_H
@@ -47,5 +60,12 @@ int sla_api_policy_for(sla_api_t *self, cs_db_t *db, const char *calendar, sla_p
 
 /* The calendar and preview routes (calendar_api.c). */
 void sla_calendar_api_register(cs_http_t *http, sla_api_t *api);
+/* A moment as JSON: "2026-01-09T16:00:00+08:00" (seconds, fraction and 'T'
+   optional — a space will do — and an offset or Z required), or an integer
+   of ms since the epoch. 0 with *out set, or -1 (calendar_api.c). */
+int sla_api_moment(const json_t *v, int64_t *out);
+
+/* The compliance report route (report.c). */
+void sla_report_register(cs_http_t *http, sla_api_t *api);
 
 #endif

@@ -259,7 +259,7 @@ out_free:
 /* "2026-01-09T16:00:00+08:00" (seconds, fraction and 'T' optional — a space
    will do — and an offset or Z required, so that a moment is never read in
    the server's zone), or an integer of ms since the epoch. */
-static int s_moment(const json_t *v, int64_t *out)
+int sla_api_moment(const json_t *v, int64_t *out)
 {
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
@@ -415,7 +415,7 @@ static int s_events(cs_http_resp_t *resp, const json_t *list, sla_preview_event_
         }
         memset(&ev[i], 0, sizeof(ev[i]));
         ev[i].kind = (sla_event_kind_t)kind;
-        if (s_moment(json_object_get(e, "at"), &ev[i].at_ms) < 0) {
+        if (sla_api_moment(json_object_get(e, "at"), &ev[i].at_ms) < 0) {
             cs_http_error(resp, 422, field,
                           "at is a moment like 2026-01-09T16:00:00+08:00 (offset required)"
                           " or ms since the epoch");
@@ -479,7 +479,7 @@ static void s_preview(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out;
     }
     const json_t *as_of_v = json_object_get(body, "as_of");
-    if (as_of_v && s_moment(as_of_v, &as_of) < 0) {
+    if (as_of_v && sla_api_moment(as_of_v, &as_of) < 0) {
         cs_http_error(resp, 422, "as_of", "a moment with its offset, or ms since the epoch");
         goto out;
     }

@@ -14,7 +14,8 @@
 const char *const SLA_STORE_COLUMNS =
     "id, ticket_id, number, target, priority, policy, round, state, target_minutes, target_ms,"
     " ts_ms(started_at), ts_ms(warn_at), ts_ms(deadline), ts_ms(paused_at), warned,"
-    " ts_ms(met_at), ts_ms(breached_at), ts_ms(stopped_at), team, assignee";
+    " ts_ms(met_at), ts_ms(breached_at), ts_ms(stopped_at), team, assignee,"
+    " service_type, tier, channel";
 
 static void s_copy(char *dst, size_t size, const char *src)
 {
@@ -86,6 +87,9 @@ int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row)
     c->stopped_at_ms = cs_db_get_i64(r, i, 17);
     s_copy(row->team, sizeof(row->team), cs_db_get(r, i, 18));
     s_copy(row->assignee, sizeof(row->assignee), cs_db_get(r, i, 19));
+    s_copy(row->service_type, sizeof(row->service_type), cs_db_get(r, i, 20));
+    s_copy(row->tier, sizeof(row->tier), cs_db_get(r, i, 21));
+    s_copy(row->channel, sizeof(row->channel), cs_db_get(r, i, 22));
     return 0;
 }
 
@@ -114,19 +118,24 @@ int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row)
     const sla_clock_t *c = &row->clock;
     s_fields_t f;
     s_fields(c, &f);
-    const char *p[] = {
-        row->id,       row->ticket_id,        row->number, sla_target_name(c->target),
-        row->priority, row->policy,           f.round,     sla_clock_state_name(c->state),
-        f.minutes,     f.target_ms,           f.started,   f.warn_at,
-        f.deadline,    c->warned ? "t" : "f", row->team,   row->assignee};
+    const char *p[] = {row->id,           row->ticket_id,
+                       row->number,       sla_target_name(c->target),
+                       row->priority,     row->policy,
+                       f.round,           sla_clock_state_name(c->state),
+                       f.minutes,         f.target_ms,
+                       f.started,         f.warn_at,
+                       f.deadline,        c->warned ? "t" : "f",
+                       row->team,         row->assignee,
+                       row->service_type, row->tier,
+                       row->channel};
     return (int)cs_db_cmd(db,
                           "INSERT INTO clocks (id, ticket_id, number, target, priority, policy,"
                           " round, state, target_minutes, target_ms, started_at, warn_at,"
-                          " deadline, warned, team, assignee)"
+                          " deadline, warned, team, assignee, service_type, tier, channel)"
                           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ms_ts($11),"
-                          " ms_ts($12), ms_ts($13), $14, $15, $16)"
+                          " ms_ts($12), ms_ts($13), $14, $15, $16, $17, $18, $19)"
                           " ON CONFLICT (ticket_id, target) DO NOTHING",
-                          16, p);
+                          19, p);
 }
 
 int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row)
@@ -250,6 +259,8 @@ int sla_store_emit(cs_db_t *db, const sla_clock_row_t *row, const char *type, in
     ce.team = (char *)row->team;
     ce.assignee = (char *)row->assignee;
     ce.policy = (char *)row->policy;
+    ce.service_type = (char *)row->service_type;
+    ce.tier = (char *)row->tier;
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.body_case = CS__ENVELOPE__BODY_CLOCK_EVENT;
     env.clock_event = &ce;

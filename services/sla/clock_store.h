@@ -16,7 +16,8 @@
 #define SLA_NUMBER_MAX 64
 #define SLA_PRIORITY_MAX 7
 #define SLA_POLICY_MAX (SLA_CALENDAR_NAME_MAX - 1) /* the calendar's name */
-#define SLA_NAME_MAX 128 /* team, assignee */
+#define SLA_NAME_MAX 128                           /* team, assignee */
+#define SLA_FACT_MAX 64                            /* service type, tier, channel */
 
 /* One clocks row: the clock and the facts that travel with its events. */
 typedef struct {
@@ -27,6 +28,9 @@ typedef struct {
     char policy[SLA_POLICY_MAX + 1];
     char team[SLA_NAME_MAX + 1];
     char assignee[SLA_NAME_MAX + 1];
+    char service_type[SLA_FACT_MAX + 1]; /* ticket facts at arming, for reports */
+    char tier[SLA_FACT_MAX + 1];
+    char channel[SLA_FACT_MAX + 1];
     sla_clock_t clock;
 } sla_clock_row_t;
 

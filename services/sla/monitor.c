@@ -65,6 +65,9 @@ typedef struct {
     char priority[SLA_PRIORITY_MAX + 1];
     char team[SLA_NAME_MAX + 1];
     char assignee[SLA_NAME_MAX + 1];
+    char service_type[SLA_FACT_MAX + 1]; /* stored with the clocks, for reports */
+    char tier[SLA_FACT_MAX + 1];
+    char channel[SLA_FACT_MAX + 1];
     int64_t received_at_ms;
     int64_t at_ms;
     const char *event_id;
@@ -162,6 +165,14 @@ static int s_instant_ok(int64_t ms)
     return ms >= SLA_MIN_EVENT_MS && ms <= SLA_MAX_EVENT_MS;
 }
 
+/* A short fact of the ticket (service type, tier, channel) into dst
+   (SLA_FACT_MAX + 1 bytes), or "" when it is missing or unusable. */
+static void s_fact(char *dst, const char *src)
+{
+    if (src && sla_store_text_ok(src, SLA_FACT_MAX))
+        snprintf(dst, SLA_FACT_MAX + 1, "%s", src);
+}
+
 /* Take what the clocks need from env; -1 (logged) when the event cannot be
    about a real ticket. Names that do not fit are dropped, not the event. */
 static int s_ticket_from(const Cs__Envelope *env, s_ticket_t *t)
@@ -189,6 +200,9 @@ static int s_ticket_from(const Cs__Envelope *env, s_ticket_t *t)
         snprintf(t->team, sizeof(t->team), "%s", f->team);
     if (f->assignee && sla_store_text_ok(f->assignee, SLA_NAME_MAX))
         snprintf(t->assignee, sizeof(t->assignee), "%s", f->assignee);
+    s_fact(t->service_type, f->service_type);
+    s_fact(t->tier, f->tier);
+    s_fact(t->channel, f->channel);
     t->at_ms = s_instant_ok(te->at_ms) ? te->at_ms : env->occurred_at_ms;
     if (!s_instant_ok(t->at_ms)) {
         cs_warn("sla: %s for ticket %s carries no plausible time; ignored", env->type, t->number);
@@ -228,6 +242,9 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
         snprintf(row.policy, sizeof(row.policy), "%s", sla_calendar_name(policy.calendar));
         memcpy(row.team, t->team, sizeof(row.team));
         memcpy(row.assignee, t->assignee, sizeof(row.assignee));
+        memcpy(row.service_type, t->service_type, sizeof(row.service_type));
+        memcpy(row.tier, t->tier, sizeof(row.tier));
+        memcpy(row.channel, t->channel, sizeof(row.channel));
         int rc = sla_store_arm(db, &row);
         if (rc < 0)
             return -1;

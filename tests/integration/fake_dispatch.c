@@ -7,7 +7,7 @@
  *   POST /emit  {"type":"accepted|assigned|responded|resolved|closed|
  *                        terminated|reopened|escalated",
  *                "ticket_id","number","priority","received_at_ms","at_ms",
- *                "team","assignee","status",
+ *                "team","assignee","status","service_type","tier","channel",
  *                "number_hex" (optional: raw bytes of the number, for
  *                              hostile-input tests),
  *                "no_facts" (optional: true sends a TicketEvent without facts)}
@@ -74,6 +74,9 @@ static void s_emit(cs_http_req_t *req, cs_http_resp_t *resp)
     facts.team = (char *)s_str(body, "team");
     facts.assignee = (char *)s_str(body, "assignee");
     facts.status = (char *)s_str(body, "status");
+    facts.service_type = (char *)s_str(body, "service_type");
+    facts.tier = (char *)s_str(body, "tier");
+    facts.channel = (char *)s_str(body, "channel");
     facts.received_at_ms = json_integer_value(json_object_get(body, "received_at_ms"));
     Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
     te.facts = json_is_true(json_object_get(body, "no_facts")) ? NULL : &facts;
