@@ -15,6 +15,7 @@ stream, tickets, and a service killed.
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -265,6 +266,77 @@ class CsctlTest(unittest.TestCase):
         rc, out = self.csctl("lag")
         self.assertEqual(rc, 1, out)
         self.assertRegex(out, r"(?m)^dispatch +reads intake +intake-0 .*STALE")
+
+
+class LiveStack(unittest.TestCase):
+    """csctl against the six real services and their bus."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.dirname(__file__))
+        from chain import Chain
+        cls.chain = Chain("csctl-live", 55537, 22000, ["complaint", "survey", "notify"],
+                          {"CS_NOTIFY_MAILDIR": os.path.join(BUILD, "test-var", "csctl-live",
+                                                             "mail")})
+        cls.chain.start_all()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.chain.stop_all()
+
+    def csctl(self, *args):
+        r = subprocess.run([CSCTL, *args], env=self.chain.env, capture_output=True, text=True,
+                           timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_1_status_hears_every_instance_on_the_bus_and_exits_0(self):
+        # every reader must have heard each stream it reads: wait for that first
+        wait_for(lambda: self.csctl("status")[0] == 0, 60, "csctl status exit 0")
+        rc, out = self.csctl("status")
+        self.assertEqual(rc, 0, out)
+        rows = [ln.split() for ln in out.splitlines()
+                if ln and not ln.startswith(" ") and not ln.startswith("SERVICE")]
+        self.assertEqual([r[0] for r in rows], SERVICES, out)
+        for r in rows:
+            # SERVICE INSTANCE UP READY VERSION UPTIME RELAY HEAD BACKLOG LAG LAST-HB HEALTH
+            self.assertEqual(r[1], r[0] + "-0")
+            self.assertEqual(r[2:5], ["up", "yes", "0.1.0"])
+            self.assertRegex(r[5], r"^\d+(s|m\d\ds)$", "uptime from the heartbeat")
+            self.assertEqual(r[11], "ok", "the heartbeat's health")
+
+    def test_2_tickets_and_replay_show_a_request_that_went_through(self):
+        number = self.chain.submit("P-101 泵振动超标", "P-101 离心泵振动超过限值，请派工程师。")
+        self.chain.dispatch_ticket(number)
+        rc, out = self.csctl("tickets", "limit=10")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, rf"(?m)^{number} +(assigned|queued) ")
+        self.chain.caught_up("sla")
+        rc, out = self.csctl("replay", "dispatch-0")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"^stream dispatch-0 at tcp://[^ ]+:29202: head \d+")
+        self.assertRegex(out, r"(?m)^ +1  20\d\d-.* dispatch\.ticket\.accepted ")
+        rc, out = self.csctl("replay", "intake-0", "1", "1")
+        self.assertEqual(rc, 0, out)
+        events = [ln for ln in out.splitlines() if re.match(r" +\d+  20\d\d-", ln)]
+        self.assertEqual(len(events), 1, out)  # exactly the one asked for
+        self.assertRegex(events[0], r"^ +1  .* intake\.[a-z_]+\.[a-z_]+ ")
+
+    def test_3_replay_refuses_what_it_cannot_serve(self):
+        rc, out = self.csctl("replay", "billing-0")
+        self.assertEqual(rc, 2)
+        self.assertIn("not a stream of intake", out)
+        rc, out = self.csctl("replay", "intake-7")
+        self.assertEqual(rc, 1)
+        self.assertIn("no instance of intake in CS_intake_REPLAY_CONNECT serves stream intake-7",
+                      out)
+        rc, out = self.csctl("replay", "intake-0", "5", "2")
+        self.assertEqual(rc, 2)
+
+    def test_4_a_killed_service_makes_status_exit_1(self):
+        self.chain.procs["survey"].kill()
+        rc, out = self.csctl("--wait", "1500", "status")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"(?m)^survey +\? +down")
 
 
 if __name__ == "__main__":
