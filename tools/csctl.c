@@ -43,7 +43,7 @@
 static const struct {
     const char *name;
     int port;
-} s_services[] = {{"intake", 7100},   {"dispatch", 7200}, {"sla", 7300},
+} s_services[] = {{"intake", 7100},    {"dispatch", 7200}, {"sla", 7300},
                   {"complaint", 7400}, {"survey", 7500},   {"notify", 7600}};
 #define NSERVICES (sizeof(s_services) / sizeof(s_services[0]))
 #define MAX_INSTANCES 64
@@ -361,8 +361,7 @@ static int s_instance(const char *name, const char *base, int lag_only)
     if (!j) {
         if (!lag_only)
             printf("%-10s %-12s %-5s\n", name, "?", "down");
-        printf("    down: %s answers nothing at %s (%s)\n", name, url,
-               err[0] ? err : "not JSON");
+        printf("    down: %s answers nothing at %s (%s)\n", name, url, err[0] ? err : "not JSON");
         return 1;
     }
     int ready = json_is_true(json_object_get(j, "ready"));
@@ -414,9 +413,9 @@ static int s_status(int lag_only)
         printf("%-10s %5s %-10s %-12s %19s %13s %10s %s\n", "SERVICE", "", "PEER", "STREAM",
                "CHECKPOINT", "HEAD", "LAG", "HEARTBEAT");
     else
-        printf("%-10s %-12s %-5s %-6s %-8s %-7s %-5s %8s %8s %6s  %-9s %s\n", "SERVICE",
-               "INSTANCE", "UP", "READY", "VERSION", "UPTIME", "RELAY", "HEAD", "BACKLOG", "LAG",
-               "LAST-HB", "HEALTH");
+        printf("%-10s %-12s %-5s %-6s %-8s %-7s %-5s %8s %8s %6s  %-9s %s\n", "SERVICE", "INSTANCE",
+               "UP", "READY", "VERSION", "UPTIME", "RELAY", "HEAD", "BACKLOG", "LAG", "LAST-HB",
+               "HEALTH");
     for (size_t i = 0; i < NSERVICES; i++) {
         char *bases[MAX_INSTANCES];
         size_t n = s_http_bases(i, bases, MAX_INSTANCES);
@@ -486,8 +485,10 @@ static int s_replay(int argc, char **argv)
         *dash = 0;
     int si = s_service_index(service);
     if (si < 0) {
-        fprintf(stderr, "csctl: '%s' is not a stream of intake, dispatch, sla, complaint, survey"
-                        " or notify (e.g. dispatch-0)\n", stream);
+        fprintf(stderr,
+                "csctl: '%s' is not a stream of intake, dispatch, sla, complaint, survey"
+                " or notify (e.g. dispatch-0)\n",
+                stream);
         return 2;
     }
     int64_t from = 0, to = 0;
@@ -623,8 +624,8 @@ static json_t *s_api(size_t si, const char *path, int argc, char **argv, const c
                 " version?); it says: %s\n",
                 what, s_services[si].name, path, s_services[si].name, msg ? msg : "nothing");
     else if (status != 200)
-        fprintf(stderr, "csctl: %s: %s answers HTTP %ld: %s\n", what, s_services[si].name,
-                status, msg ? msg : body);
+        fprintf(stderr, "csctl: %s: %s answers HTTP %ld: %s\n", what, s_services[si].name, status,
+                msg ? msg : body);
     else if (!j)
         fprintf(stderr, "csctl: %s: %s answered something that is not JSON\n", what,
                 s_services[si].name);
@@ -652,7 +653,9 @@ static int s_tickets(int argc, char **argv)
         printf("%-15s %-16s %-4s %-24s %-8s %-12s %-20.20s %s%s\n", s_str(t, "number"),
                s_str(t, "status"), s_str(t, "priority"), s_str(t, "service_type"),
                s_str(t, "channel"), s_str(t, "assignee"), s_str(t, "received_at"),
-               em ? (em == 1 ? "[EMERGENCY 1] " : em == 2 ? "[EMERGENCY 2] " : "[EMERGENCY 3] ")
+               em ? (em == 1   ? "[EMERGENCY 1] "
+                     : em == 2 ? "[EMERGENCY 2] "
+                               : "[EMERGENCY 3] ")
                   : "",
                s_str(t, "subject"));
     }
@@ -788,8 +791,10 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "report") == 0)
         rc = s_report(rest, args);
     else {
-        fprintf(stderr, "csctl: unknown command '%s' (status, lag, replay, tickets, report, certs,"
-                        " keys)\n", cmd);
+        fprintf(stderr,
+                "csctl: unknown command '%s' (status, lag, replay, tickets, report, certs,"
+                " keys)\n",
+                cmd);
         rc = 2;
     }
     curl_global_cleanup();
