@@ -29,7 +29,7 @@ LIBCS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_C)) \
              $(patsubst %.c,%.o,$(PROTO_C)) $(BUILD)/gen/bus_migrations.o
 LIBCS     := $(BUILD)/lib/libcs.a
 
-.PHONY: all deps build run test test-fault test-unit test-integration test-e2e asan demo clean \
+.PHONY: all deps test-deps build run test test-fault test-unit test-integration test-e2e asan demo clean \
         bench-binaries \
         fmt fuzz fuzz-binaries fuzz-corpus
 .DEFAULT_GOAL := build
@@ -38,6 +38,9 @@ all: build
 
 deps:
 	@tools/deps
+
+test-deps:
+	@tools/deps --test
 
 # The fuzzers come along when clang is there (make test then runs them briefly).
 HAVE_CLANG := $(shell command -v clang 2>/dev/null)
@@ -178,16 +181,16 @@ run: deps
 	@$(MAKE) --no-print-directory build
 	@tools/run-local
 
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) tests/run
 
 # the fault test alone, ten minutes of load (make test runs a short one)
-test-fault: deps
+test-fault: test-deps
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) FAULT_SECONDS=600 TESTS=fault/ tests/run
 
-asan: deps
+asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 OPT=-O1 build
 	@BUILD=build/asan ASAN_OPTIONS=detect_leaks=0 tests/run
 
