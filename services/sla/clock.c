@@ -288,6 +288,8 @@ int sla_clock_pause(sla_clock_t *clock, int64_t at_ms)
         return 0;
     if (!s_instant_ok(at_ms))
         return -1;
+    if (at_ms >= clock->deadline_ms)
+        return 0; /* already late: its breach is due, waiting cannot undo it */
     clock->state = SLA_CLOCK_PAUSED;
     clock->paused_at_ms = at_ms;
     return 1;

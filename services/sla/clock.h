@@ -148,8 +148,11 @@ int sla_clock_stop(sla_clock_t *clock, int64_t at_ms);
    instant (unless it was reached before the pause) and the deadline on by
    the working time spent paused — on a business calendar only the working
    hours of the pause count, so a pause over a night or weekend moves the
-   deadline by the hours actually lost. 1 changed, 0 not in the right
-   state, -1 out of range (a resumption before the pause included). */
+   deadline by the hours actually lost. A clock whose deadline has passed
+   does not pause: it was late before it waited, and its breach is due
+   (sla_clock_recompute replays pauses the same way). 1 changed, 0 not in
+   the right state, -1 out of range (a resumption before the pause
+   included). */
 int sla_clock_pause(sla_clock_t *clock, int64_t at_ms);
 int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_ms);
 
