@@ -886,8 +886,8 @@ static const char *s_due_kind(sla_due_t due)
 
 /* Signal one step (which) of row, due at now_ms, and count it. 1
    signalled, 0 already signalled (the history said so), -1. */
-static int s_signal(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, sla_due_t which,
-                    const sla_policy_t *policy, int counts[3][SLA_TARGET_COUNT])
+static int s_signal(cs_db_t *db, sla_clock_row_t *row, sla_due_t which, const sla_policy_t *policy,
+                    int counts[3][SLA_TARGET_COUNT])
 {
     int64_t at = sla_clock_due_at(&row->clock, which);
     sla_clock_mark(&row->clock, policy, which);
@@ -917,7 +917,6 @@ static int s_signal(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, sla_
     else
         cs_info("sla: %s %s %s at %u %%", row->number, sla_target_name(row->clock.target), kind,
                 pct);
-    (void)self;
     return 1;
 }
 
@@ -944,7 +943,7 @@ static int s_signal_batch(sla_monitor_t *self, cs_db_t *db, sla_due_t which, int
         /* Several escalation levels may have come due while the monitor
            was down: each goes out now, once, in order. */
         while (sla_clock_due(&row->clock, now_ms) == which) {
-            if (s_signal(self, db, row, which, &policy, counts) < 0)
+            if (s_signal(db, row, which, &policy, counts) < 0)
                 goto out_rollback;
             if (which != SLA_DUE_ESCALATION)
                 break;
