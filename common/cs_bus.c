@@ -20,8 +20,8 @@
 #include "cs_log.h"
 #include "cs_metrics.h"
 
-#define RELAY_BATCH_DEFAULT 500  /* CS_BUS_RELAY_BATCH: events numbered per relay transaction */
-#define APPLY_BATCH_DEFAULT 200  /* CS_BUS_APPLY_BATCH: events applied per consumer transaction */
+#define RELAY_BATCH_DEFAULT 500 /* CS_BUS_RELAY_BATCH: events numbered per relay transaction */
+#define APPLY_BATCH_DEFAULT 200 /* CS_BUS_APPLY_BATCH: events applied per consumer transaction */
 #define APPLY_BATCH_CEILING 1000
 #define REPLAY_MAX_EVENTS 500
 #define REPLAY_TIMEOUT_MS 3000
@@ -396,10 +396,10 @@ struct cs_publisher {
     int64_t prune_batch; /* rows per pruning transaction */
     int64_t relay_batch; /* events numbered per relay transaction */
     char relay_sql[1600];
-    int64_t low;         /* the low-water mark (s_relay_sql); 0 until known */
-    int64_t low_saved;   /* as last written to bus_stream.low_id */
-    int64_t cand_id;     /* a candidate low: the last id taken (L), -1 if none */
-    int64_t cand_xid;    /* … and an xid taken after reading it (X) */
+    int64_t low;       /* the low-water mark (s_relay_sql); 0 until known */
+    int64_t low_saved; /* as last written to bus_stream.low_id */
+    int64_t cand_id;   /* a candidate low: the last id taken (L), -1 if none */
+    int64_t cand_xid;  /* … and an xid taken after reading it (X) */
 };
 
 /* The relay's statement, with the batch size written in (a prepared
@@ -550,8 +550,8 @@ static int s_take_relay_lock(cs_publisher_t *self)
         return -1;
     self->next_lock_try_ms = now + 2000;
     const char *p[] = {self->stream};
-    PGresult *r = cs_db_exec(self->db, "SELECT pg_try_advisory_lock(hashtext('relay:' || $1))",
-                             1, p);
+    PGresult *r =
+        cs_db_exec(self->db, "SELECT pg_try_advisory_lock(hashtext('relay:' || $1))", 1, p);
     if (!r)
         return -1;
     int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -658,8 +658,8 @@ int cs_publisher_relay(cs_publisher_t *self)
         /* L, and an xid taken after it (bus_low_candidate, in that order):
            every transaction that took an id <= L had its xid already, below
            this one. */
-        PGresult *l = cs_db_exec(self->db, "SELECT last_id, after_xid FROM bus_low_candidate()",
-                                 0, NULL);
+        PGresult *l =
+            cs_db_exec(self->db, "SELECT last_id, after_xid FROM bus_low_candidate()", 0, NULL);
         if (!l)
             return -1;
         last_id = cs_db_get_i64(l, 0, 0);
@@ -707,8 +707,8 @@ int cs_publisher_relay(cs_publisher_t *self)
     int resolved = self->cand_id >= 0 && xmin > self->cand_xid;
     if (resolved) {
         int64_t upto = rows < self->relay_batch ? self->cand_id
-                       : top_id < self->cand_id   ? top_id
-                                                  : self->cand_id;
+                       : top_id < self->cand_id ? top_id
+                                                : self->cand_id;
         if (upto > new_low)
             new_low = upto;
     }
@@ -717,16 +717,14 @@ int cs_publisher_relay(cs_publisher_t *self)
         cs_db_rollback(self->db);
         goto settled;
     }
-    if (PQgetisnull(r, meta, 3) ||
-        s_be64(PQgetvalue(r, meta, 3)) != self->head + (uint64_t)rows) {
+    if (PQgetisnull(r, meta, 3) || s_be64(PQgetvalue(r, meta, 3)) != self->head + (uint64_t)rows) {
         /* bus_stream says otherwise: someone moved the head by hand, or a
            second relay got in. Take the lock and the head afresh. */
         cs_error("bus: head of stream %s is not %" PRIu64 " as this relay believed; re-reading",
                  self->stream, self->head);
         PQclear(r);
         cs_db_rollback(self->db);
-        PGresult *u = cs_db_exec(self->db,
-                                 "SELECT pg_advisory_unlock(hashtext('relay:' || $1))", 1,
+        PGresult *u = cs_db_exec(self->db, "SELECT pg_advisory_unlock(hashtext('relay:' || $1))", 1,
                                  (const char *[]){self->stream});
         PQclear(u);
         cs_publisher_reset(self);
@@ -936,9 +934,7 @@ void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t l
                       pl) >= 0)
             self->low_saved = self->low;
     }
-    PGresult *r = cs_db_exec(self->db,
-                             "SELECT count(*) FROM bus_pending WHERE origin = $1", 1,
-                             p);
+    PGresult *r = cs_db_exec(self->db, "SELECT count(*) FROM bus_pending WHERE origin = $1", 1, p);
     if (r) {
         self->backlog = (uint64_t)cs_db_get_i64(r, 0, 0);
         PQclear(r);
@@ -985,7 +981,7 @@ void cs_publisher_heartbeat(cs_publisher_t *self, const char *health, uint64_t l
 
 typedef struct {
     char type[64];
-    cs_event_fn *fn;       /* one event, or */
+    cs_event_fn *fn;        /* one event, or */
     cs_events_fn *batch_fn; /* a run of consecutive events of this type */
     void *ctx;
 } handler_t;
@@ -1021,8 +1017,8 @@ struct cs_consumer {
     handler_t handlers[MAX_HANDLERS];
     size_t nhandlers;
     int64_t next_flush;
-    size_t apply_batch;  /* most events applied in one transaction */
-    Cs__Envelope **run;  /* the run of consecutive events being gathered */
+    size_t apply_batch; /* most events applied in one transaction */
+    Cs__Envelope **run; /* the run of consecutive events being gathered */
 };
 
 cs_consumer_t *cs_consumer_new(cs_db_t *db, size_t max_bytes)
@@ -1092,8 +1088,8 @@ int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_
         zsock_set_rcvhwm(p->sub, rcvhwm);
     zsock_set_linger(p->dealer, 0);
     zsock_set_subscribe(p->sub, "");
-    if (curve && (cs_curve_client(curve, p->sub, name) < 0 ||
-                  cs_curve_client(curve, p->dealer, name) < 0))
+    if (curve &&
+        (cs_curve_client(curve, p->sub, name) < 0 || cs_curve_client(curve, p->dealer, name) < 0))
         goto fail;
     if (zsock_connect(p->sub, "%s", pub_ep) < 0 || zsock_connect(p->dealer, "%s", replay_ep) < 0) {
         cs_error("bus: cannot connect to %s (%s, %s)", name, pub_ep, replay_ep);
@@ -1184,8 +1180,8 @@ static int s_load_checkpoint(cs_consumer_t *self, peer_t *p)
                   "INSERT INTO inbox_checkpoint (stream) VALUES ($1) ON CONFLICT DO NOTHING", 1,
                   params) < 0)
         return -1;
-    PGresult *r = cs_db_exec(self->db, "SELECT last_seq FROM inbox_checkpoint WHERE stream = $1",
-                             1, params);
+    PGresult *r =
+        cs_db_exec(self->db, "SELECT last_seq FROM inbox_checkpoint WHERE stream = $1", 1, params);
     if (!r)
         return -1;
     p->cp = p->persisted = (uint64_t)cs_db_get_i64(r, 0, 0);
@@ -1250,8 +1246,8 @@ static int s_apply(cs_consumer_t *self, peer_t *p, const Cs__Envelope *env)
     int rc = s_call(h, self->db, &env, 1);
     if (rc < 0) {
         cs_db_rollback(self->db);
-        cs_warn("bus: %s seq %" PRIu64 " (%s) not applied; will retry", p->stream,
-                env->sequence, env->type);
+        cs_warn("bus: %s seq %" PRIu64 " (%s) not applied; will retry", p->stream, env->sequence,
+                env->type);
         goto fail;
     }
     if (cs_db_commit(self->db) < 0)
@@ -1600,8 +1596,8 @@ static void s_on_gone(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
                  " restore those events into the outbox of %s, or accept their loss with"
                  " UPDATE inbox_checkpoint SET last_seq = %" PRIu64 " WHERE stream = '%s'"
                  " in this service's schema (picked up without a restart)",
-                 p->name, p->cp + 1, (uint64_t)f - 1, p->stream, p->cp, p->name,
-                 (uint64_t)f - 1, p->stream);
+                 p->name, p->cp + 1, (uint64_t)f - 1, p->stream, p->cp, p->name, (uint64_t)f - 1,
+                 p->stream);
     else
         cs_error("bus: %s no longer holds events after %" PRIu64 " of stream %s; nothing"
                  " past it is applied and the service is not ready. An operator must restore"
@@ -1613,8 +1609,8 @@ static void s_on_gone(cs_consumer_t *self, peer_t *p, zmsg_t *msg)
 static void s_reread_checkpoint(cs_consumer_t *self, peer_t *p)
 {
     const char *params[] = {p->stream};
-    PGresult *r = cs_db_exec(self->db, "SELECT last_seq FROM inbox_checkpoint WHERE stream = $1",
-                             1, params);
+    PGresult *r =
+        cs_db_exec(self->db, "SELECT last_seq FROM inbox_checkpoint WHERE stream = $1", 1, params);
     if (!r)
         return;
     uint64_t cp = PQntuples(r) ? (uint64_t)cs_db_get_i64(r, 0, 0) : p->persisted;
@@ -1807,7 +1803,8 @@ int cs_consumer_synced(cs_consumer_t *self)
     return 1;
 }
 
-static void s_item(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_item(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_item(char *buf, size_t size, const char *fmt, ...)
 {
     size_t n = strlen(buf);
@@ -1849,8 +1846,8 @@ int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *w
         if (p->cp >= p->head)
             p->progress_at = mono;
         else if (mono - p->progress_at > STALL_MS) {
-            s_item(reasons, rsize, "%s: stalled at %" PRIu64 " of %" PRIu64 " for %llds",
-                   p->stream, p->cp, p->head, (long long)((mono - p->progress_at) / 1000));
+            s_item(reasons, rsize, "%s: stalled at %" PRIu64 " of %" PRIu64 " for %llds", p->stream,
+                   p->cp, p->head, (long long)((mono - p->progress_at) / 1000));
             ok = 0;
         }
         if (!p->last_hb || now - p->last_hb > 10000)
@@ -1884,8 +1881,8 @@ char *cs_consumer_status_json(cs_consumer_t *self)
         n += (size_t)snprintf(buf + n, cap - n,
                               "%s{\"peer\":\"%s\",\"stream\":\"%s\",\"synced\":%s,\"gone\":%s,"
                               "\"dead_letters\":%" PRIu64 ","
-                              "\"checkpoint\":%" PRIu64 ",\"head\":%" PRIu64
-                              ",\"lag\":%" PRIu64 ",\"health\":\"%s\",\"heartbeat_age_ms\":%lld}",
+                              "\"checkpoint\":%" PRIu64 ",\"head\":%" PRIu64 ",\"lag\":%" PRIu64
+                              ",\"health\":\"%s\",\"heartbeat_age_ms\":%lld}",
                               i ? "," : "", p->name, p->stream, p->synced ? "true" : "false",
                               p->gone ? "true" : "false", p->dead_letters, p->cp, p->head,
                               p->head > p->cp ? p->head - p->cp : 0, p->health,

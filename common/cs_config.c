@@ -51,8 +51,8 @@ int cs_env_int(const char *name, int64_t dflt, int64_t min, int64_t max, int64_t
         return 0;
     }
     if (cs_parse_int(v, min, max, out) < 0) {
-        cs_error("config: %s=\"%.40s\" is not an integer in [%lld, %lld]", name, v,
-                 (long long)min, (long long)max);
+        cs_error("config: %s=\"%.40s\" is not an integer in [%lld, %lld]", name, v, (long long)min,
+                 (long long)max);
         return -1;
     }
     return 0;

@@ -15,7 +15,7 @@ extern char **environ;
 
 struct cs_curve {
     char dir[512];
-    int from_env;       /* keys from the environment; dir is a private folder of public certs */
+    int from_env; /* keys from the environment; dir is a private folder of public certs */
     zcert_t *cert;
     zactor_t *auth;
 };

@@ -253,8 +253,7 @@ PGresult *cs_db_exec_bin(cs_db_t *self, const char *sql, int nparams, const char
     if (stmt)
         r = PQexecPrepared(self->conn, stmt, nparams, params, lengths, formats, binary_result);
     else
-        r = PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats,
-                         binary_result);
+        r = PQexecParams(self->conn, sql, nparams, NULL, params, lengths, formats, binary_result);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
@@ -359,7 +358,8 @@ int cs_db_migrate(cs_db_t *self, const cs_migration_t *list)
     if (cs_db_begin(self) < 0)
         return -1;
     const char *p[] = {self->schema};
-    PGresult *r = cs_db_exec(self, "SELECT pg_advisory_xact_lock(hashtext('migrate:' || $1))", 1, p);
+    PGresult *r =
+        cs_db_exec(self, "SELECT pg_advisory_xact_lock(hashtext('migrate:' || $1))", 1, p);
     if (!r)
         goto fail;
     PQclear(r);

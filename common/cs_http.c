@@ -347,8 +347,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     char store[512];
     route_t *route = NULL;
 
-    int builtin = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-                  strcmp(url, "/metrics") == 0;
+    int builtin =
+        strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || strcmp(url, "/metrics") == 0;
     if (builtin && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         label = url;
         cs_http_error(&resp, 405, NULL, "method %s not allowed here", method);
@@ -390,8 +390,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
                     !strstr(resp.allow, self->routes[i].method))
                     n += (size_t)snprintf(resp.allow + n, sizeof(resp.allow) - n, "%s%s",
                                           n ? ", " : "", self->routes[i].method);
-        }
-        else
+        } else
             cs_http_error(&resp, 404, NULL, "no such resource");
     }
     if (!resp.body)
@@ -440,11 +439,11 @@ int cs_http_start(cs_http_t *self)
         return -1;
     }
     self->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)self->port,
-        NULL, NULL, s_access, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)200,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        (uint16_t)self->port, NULL, NULL, s_access, self, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)200, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
     if (!self->daemon) {
         cs_error("http: cannot listen on %s:%d", self->bind_addr, self->port);

@@ -22,23 +22,23 @@ typedef struct cs_http cs_http_t;
 typedef struct {
     const char *method;
     const char *path;
-    const char *body;  /* NUL-terminated copy of the request body ("" if none) */
+    const char *body; /* NUL-terminated copy of the request body ("" if none) */
     size_t body_len;
     const char *param[CS_HTTP_MAX_PARAMS]; /* the '*' path segments, in order */
     int nparams;
-    cs_db_t *db;       /* the HTTP thread's connection, ensured before the call */
-    void *ctx;         /* the route's ctx */
-    void *conn;        /* struct MHD_Connection * */
+    cs_db_t *db; /* the HTTP thread's connection, ensured before the call */
+    void *ctx;   /* the route's ctx */
+    void *conn;  /* struct MHD_Connection * */
     const char *client_ip;
 } cs_http_req_t;
 
 typedef struct {
     int status;
-    char *body;              /* malloc'd; freed by cs_http */
+    char *body; /* malloc'd; freed by cs_http */
     size_t body_len;
     char content_type[64];
-    char location[256];      /* Location header when set */
-    char allow[64];          /* Allow header (with 405) when set */
+    char location[256]; /* Location header when set */
+    char allow[64];     /* Allow header (with 405) when set */
 } cs_http_resp_t;
 
 typedef void(cs_http_fn)(cs_http_req_t *req, cs_http_resp_t *resp);

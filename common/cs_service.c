@@ -145,8 +145,8 @@ static void s_update_ready(cs_service_t *svc)
     char reasons[2048] = "", warnings[2048] = "";
     if (!db_ok)
         snprintf(reasons, sizeof(reasons), "\"database unreachable\"");
-    int readers_ok = cs_consumer_health(svc->consumer, reasons, sizeof(reasons), warnings,
-                                        sizeof(warnings));
+    int readers_ok =
+        cs_consumer_health(svc->consumer, reasons, sizeof(reasons), warnings, sizeof(warnings));
     if (lag > (uint64_t)svc->max_ready_lag) {
         size_t n = strlen(reasons);
         snprintf(reasons + n, sizeof(reasons) - n, "%s\"consumer lag %llu above %lld\"",
@@ -185,8 +185,8 @@ static int s_connect_peers(cs_service_t *svc)
     static const struct {
         const char *name;
         int base;
-    } known[] = {{"intake", 7100}, {"dispatch", 7200}, {"sla", 7300},
-                 {"complaint", 7400}, {"survey", 7500}, {"notify", 7600}, {NULL, 0}};
+    } known[] = {{"intake", 7100}, {"dispatch", 7200}, {"sla", 7300}, {"complaint", 7400},
+                 {"survey", 7500}, {"notify", 7600},   {NULL, 0}};
     int64_t hwm;
     if (cs_env_int("CS_BUS_RCVHWM", 0, 0, 10000000, &hwm) < 0)
         return -1;
@@ -216,8 +216,7 @@ static int s_connect_peers(cs_service_t *svc)
             q = strtok_r(NULL, ",", &sp2);
         }
         if (p || q) {
-            cs_error("config: CS_%s_PUB_CONNECT and CS_%s_REPLAY_CONNECT differ in length", *r,
-                     *r);
+            cs_error("config: CS_%s_PUB_CONNECT and CS_%s_REPLAY_CONNECT differ in length", *r, *r);
             rc = -1;
         }
         free(pubs);
@@ -440,7 +439,7 @@ int cs_service_run(const cs_service_def_t *def, int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     cs_log_init(def->name, "");
     const char *level = cs_env("CS_LOG_LEVEL", "info");
-    cs_log_set_level(strcmp(level, "debug") == 0 ? CS_LOG_DEBUG
+    cs_log_set_level(strcmp(level, "debug") == 0  ? CS_LOG_DEBUG
                      : strcmp(level, "warn") == 0 ? CS_LOG_WARN
                                                   : CS_LOG_INFO);
     s_declare_metrics();

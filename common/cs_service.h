@@ -35,7 +35,7 @@ int cs_service_run(const cs_service_def_t *def, int argc, char **argv);
 
 const char *cs_service_name(cs_service_t *svc);
 const char *cs_service_stream(cs_service_t *svc);
-cs_db_t *cs_service_db(cs_service_t *svc);        /* main-loop connection */
+cs_db_t *cs_service_db(cs_service_t *svc); /* main-loop connection */
 cs_http_t *cs_service_http(cs_service_t *svc);
 cs_consumer_t *cs_service_consumer(cs_service_t *svc);
 /* A new, connected database handle for a thread of the service's own. */

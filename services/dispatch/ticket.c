@@ -628,7 +628,6 @@ int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type, 
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-
 json_t *ticket_to_json(const ticket_t *t)
 {
     json_t *customer = json_object();

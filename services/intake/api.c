@@ -15,19 +15,27 @@
 #include "ticket.h"
 
 static const char *const s_channels[] = {"web", "app", "onsite", "partner", NULL};
-static const char *const s_industries[] = {"oil_gas_supplier", "chemical_producer",
-                                           "energy_investor",  "regulator",
-                                           "partner",          "other",
+static const char *const s_industries[] = {"oil_gas_supplier",
+                                           "chemical_producer",
+                                           "energy_investor",
+                                           "regulator",
+                                           "partner",
+                                           "other",
                                            NULL};
 static const char *const s_tiers[] = {"strategic", "large", "sme", NULL};
 static const char *const s_urgencies[] = {"low", "medium", "high", "critical", NULL};
 static const char *const s_impacts[] = {"single", "site", "multi_site", "public", NULL};
 static const char *const s_languages[] = {"zh-CN", "en", NULL};
-static const char *const s_types[] = {"equipment_maintenance", "process_optimisation",
-                                      "safety_inspection",     "environmental_compliance",
-                                      "technical_consulting",  "training",
-                                      "data_monitoring",       "product_supply",
-                                      "complaint",             NULL};
+static const char *const s_types[] = {"equipment_maintenance",
+                                      "process_optimisation",
+                                      "safety_inspection",
+                                      "environmental_compliance",
+                                      "technical_consulting",
+                                      "training",
+                                      "data_monitoring",
+                                      "product_supply",
+                                      "complaint",
+                                      NULL};
 
 static int s_in(const char *v, const char *const *set)
 {
@@ -130,7 +138,8 @@ static void s_post_request(cs_http_req_t *req, cs_http_resp_t *resp)
     intake_request_t rq = {0};
     json_t *cust = json_object_get(body, "customer");
     if (!json_is_object(cust)) {
-        cs_http_error(resp, 422, "customer", "customer must be an object with name and email or phone");
+        cs_http_error(resp, 422, "customer",
+                      "customer must be an object with name and email or phone");
         goto out;
     }
     json_t *emerg = json_object_get(body, "emergency_level");
@@ -217,7 +226,6 @@ out:
     json_decref(body);
 }
 
-
 static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
 {
     const char *p[] = {req->param[0]};
@@ -239,9 +247,9 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
         return;
     }
     json_t *o = json_object();
-    static const char *const keys[] = {"number", "channel", "from_addr", "from_name", "subject",
-                                       "text", "received_at", "language", "requested_type",
-                                       "urgency", "impact"};
+    static const char *const keys[] = {"number",         "channel", "from_addr",   "from_name",
+                                       "subject",        "text",    "received_at", "language",
+                                       "requested_type", "urgency", "impact"};
     for (int i = 0; i < 11; i++)
         json_object_set_new(o, keys[i], cs_json_col(r, 0, i));
     json_object_set_new(o, "emergency_level", json_integer(cs_db_get_i64(r, 0, 11)));
@@ -249,8 +257,8 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
     json_object_set_new(o, "attachment_count", json_integer(cs_db_get_i64(r, 0, 13)));
     json_object_set_new(o, "ticket_id", cs_json_col(r, 0, 21));
     json_t *c = json_object();
-    static const char *const ckeys[] = {"id", "name", "email", "phone", "company", "industry",
-                                        "tier"};
+    static const char *const ckeys[] = {"id",      "name",     "email", "phone",
+                                        "company", "industry", "tier"};
     for (int i = 0; i < 7; i++)
         json_object_set_new(c, ckeys[i], cs_json_col(r, 0, 14 + i));
     json_object_set_new(o, "customer", c);
@@ -274,7 +282,8 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
         json_object_set_new(m, "message_id", cs_json_col(r, i, 1));
         json_object_set_new(m, "subject", cs_json_col(r, i, 2));
         json_object_set_new(m, "received_at", cs_json_col(r, i, 3));
-        json_t *att = PQgetisnull(r, i, 4) ? json_array() : json_loads(PQgetvalue(r, i, 4), 0, NULL);
+        json_t *att =
+            PQgetisnull(r, i, 4) ? json_array() : json_loads(PQgetvalue(r, i, 4), 0, NULL);
         json_object_set_new(m, "attachments", att ? att : json_array());
         json_array_append_new(mails, m);
     }
@@ -326,18 +335,18 @@ static void s_list_tickets(cs_http_req_t *req, cs_http_resp_t *resp)
 
 static void s_stats(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    PGresult *r = cs_db_exec(
-        req->db,
-        "SELECT (SELECT count(*) FROM tickets),"
-        " (SELECT coalesce(json_object_agg(channel, n), '{}') FROM"
-        "   (SELECT channel, count(*) n FROM tickets GROUP BY channel) a),"
-        " (SELECT count(*) FROM mail_messages WHERE outcome = 'reply'),"
-        " (SELECT count(*) FROM mail_messages WHERE outcome = 'duplicate'),"
-        " (SELECT coalesce(json_object_agg(reason, n), '{}') FROM"
-        "   (SELECT reason, count(*) n FROM mail_messages WHERE outcome = 'rejected'"
-        "    GROUP BY reason) b),"
-        " (SELECT count(*) FROM customers)",
-        0, NULL);
+    PGresult *r =
+        cs_db_exec(req->db,
+                   "SELECT (SELECT count(*) FROM tickets),"
+                   " (SELECT coalesce(json_object_agg(channel, n), '{}') FROM"
+                   "   (SELECT channel, count(*) n FROM tickets GROUP BY channel) a),"
+                   " (SELECT count(*) FROM mail_messages WHERE outcome = 'reply'),"
+                   " (SELECT count(*) FROM mail_messages WHERE outcome = 'duplicate'),"
+                   " (SELECT coalesce(json_object_agg(reason, n), '{}') FROM"
+                   "   (SELECT reason, count(*) n FROM mail_messages WHERE outcome = 'rejected'"
+                   "    GROUP BY reason) b),"
+                   " (SELECT count(*) FROM customers)",
+                   0, NULL);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error");
         return;

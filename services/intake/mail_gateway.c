@@ -62,11 +62,12 @@ static int s_is_own_address(mail_gateway_t *self, const char *addr)
 static int s_sender_may_reply(cs_db_t *db, const char *ticket_id, const char *from_addr)
 {
     const char *p[] = {ticket_id, from_addr};
-    PGresult *r = cs_db_exec(db,
-                             "SELECT 1 FROM tickets t JOIN customers c ON c.id = t.customer_id"
-                             " WHERE t.id = $1 AND (lower(c.email) = lower($2)"
-                             "  OR split_part(lower(c.email), '@', 2) = split_part(lower($2), '@', 2))",
-                             2, p);
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT 1 FROM tickets t JOIN customers c ON c.id = t.customer_id"
+                   " WHERE t.id = $1 AND (lower(c.email) = lower($2)"
+                   "  OR split_part(lower(c.email), '@', 2) = split_part(lower($2), '@', 2))",
+                   2, p);
     if (!r)
         return -1;
     int ok = PQntuples(r) > 0;
@@ -102,7 +103,8 @@ static int s_thread(cs_db_t *db, const mail_parsed_t *m, decision_t *d)
         }
         PQclear(r);
         char number[INTAKE_NUMBER_LEN];
-        if (strncasecmp(ids[i], "CS-", 3) == 0 && intake_find_number(ids[i], number, sizeof(number)) &&
+        if (strncasecmp(ids[i], "CS-", 3) == 0 &&
+            intake_find_number(ids[i], number, sizeof(number)) &&
             intake_ticket_by_number(db, number, d->ticket_id) == 0) {
             snprintf(d->number, sizeof(d->number), "%s", number);
             return 1;
@@ -216,8 +218,11 @@ static int s_store_message(cs_db_t *db, const char *mail_id, const decision_t *d
     for (size_t i = 0; m && i < m->attachment_count; i++) {
         const mail_attachment_t *a = &m->attachments[i];
         char asize[24];
-        const char *q[] = {mail_id, a->filename, a->content_type ? a->content_type : "application/octet-stream",
-                           cs_db_i64(asize, (int64_t)a->size), a->sha256,
+        const char *q[] = {mail_id,
+                           a->filename,
+                           a->content_type ? a->content_type : "application/octet-stream",
+                           cs_db_i64(asize, (int64_t)a->size),
+                           a->sha256,
                            a->inline_part ? "true" : "false"};
         if (cs_db_cmd(db,
                       "INSERT INTO attachments (mail_id, filename, content_type, size, sha256,"
@@ -376,8 +381,7 @@ static int s_deliver(void *ctx, const smtp_envelope_t *env, const char *data, si
     cs_counter_add("cs_intake_mail_total", labels, 1);
     if (strcmp(d.outcome, "ticket") == 0)
         cs_counter_add("cs_intake_tickets_total", "channel=\"email\"", 1);
-    cs_info("mail: %s %s (%zu bytes)", d.outcome,
-            d.number[0] ? d.number : s_nz(d.reason), len);
+    cs_info("mail: %s %s (%zu bytes)", d.outcome, d.number[0] ? d.number : s_nz(d.reason), len);
     return 0;
 }
 
@@ -386,8 +390,8 @@ mail_gateway_t *mail_gateway_start(cs_service_t *svc)
     int64_t port, max_bytes, per_ip;
     if (cs_env_svc_int("intake", "SMTP_PORT", 2525, 0, 65535, &port) < 0 ||
         cs_env_svc_int("intake", "SMTP_MAX_PER_IP", 20, 1, 10000, &per_ip) < 0 ||
-        cs_env_svc_int("intake", "SMTP_MAX_BYTES", 25 * 1024 * 1024, 1024, 1LL << 30,
-                       &max_bytes) < 0)
+        cs_env_svc_int("intake", "SMTP_MAX_BYTES", 25 * 1024 * 1024, 1024, 1LL << 30, &max_bytes) <
+            0)
         return NULL;
     mail_gateway_t *self = calloc(1, sizeof(*self));
     if (!self)

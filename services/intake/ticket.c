@@ -146,8 +146,8 @@ static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_r
     char id[CS_UUID_LEN];
     cs_uuid(id);
     const char *name = rq->name && *rq->name ? rq->name : (rq->email ? rq->email : "unknown");
-    const char *p[] = {id, name, rq->email, rq->phone, rq->company, rq->industry, rq->tier,
-                       rq->language ? rq->language : "zh-CN"};
+    const char *p[] = {id,          name,         rq->email, rq->phone,
+                       rq->company, rq->industry, rq->tier,  rq->language ? rq->language : "zh-CN"};
     PGresult *r = NULL;
     if (rq->email && *rq->email) {
         r = cs_db_exec(db,
@@ -209,8 +209,7 @@ static int s_next_number(cs_db_t *db, char *number, size_t size)
                              0, NULL);
     if (!r)
         return -1;
-    snprintf(number, size, "CS-%s-%06lld", PQgetvalue(r, 0, 0),
-             (long long)cs_db_get_i64(r, 0, 1));
+    snprintf(number, size, "CS-%s-%06lld", PQgetvalue(r, 0, 0), (long long)cs_db_get_i64(r, 0, 1));
     PQclear(r);
     return 0;
 }

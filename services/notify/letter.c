@@ -325,16 +325,17 @@ static int s_parse_requires(s_template_t *t, const char *p, const char *end, cha
             break;
         if (!s_var_name_valid(name, len)) {
             cs_errf(err, errlen, "%s:%d: bad variable name '%.*s' in Requires (use a-z, 0-9, _)",
-                  t->file, s_line_of(t, name), (int)(len > 64 ? 64 : len), name);
+                    t->file, s_line_of(t, name), (int)(len > 64 ? 64 : len), name);
             return -1;
         }
         if (s_required_index(t, name, len) >= 0) {
             cs_errf(err, errlen, "%s: variable '%.*s' is declared twice in Requires", t->file,
-                  (int)len, name);
+                    (int)len, name);
             return -1;
         }
         if (t->nrequired == LETTER_VARS_MAX) {
-            cs_errf(err, errlen, "%s: more than %d variables in Requires", t->file, LETTER_VARS_MAX);
+            cs_errf(err, errlen, "%s: more than %d variables in Requires", t->file,
+                    LETTER_VARS_MAX);
             return -1;
         }
         char **grown = realloc(t->required, (t->nrequired + 1) * sizeof(*grown));
@@ -386,14 +387,15 @@ static int s_parse_segments(s_template_t *t, const char *p, const char *end, s_s
         while (q < end && *q == ' ')
             q++;
         if (len == 0 || len > LETTER_VAR_NAME_MAX || q + 1 >= end || q[0] != '}' || q[1] != '}') {
-            cs_errf(err, errlen, "%s:%d: malformed placeholder (expected {{name}} with a-z, 0-9, _)",
-                  t->file, s_line_of(t, open));
+            cs_errf(err, errlen,
+                    "%s:%d: malformed placeholder (expected {{name}} with a-z, 0-9, _)", t->file,
+                    s_line_of(t, open));
             return -1;
         }
         int var = s_required_index(t, name, len);
         if (var < 0) {
             cs_errf(err, errlen, "%s:%d: variable '%.*s' is used but not declared in Requires",
-                  t->file, s_line_of(t, open), (int)len, name);
+                    t->file, s_line_of(t, open), (int)len, name);
             return -1;
         }
         t->used[var] = true;
@@ -495,7 +497,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
                 return -1;
         } else {
             cs_errf(err, errlen, "%s:%d: unexpected or repeated header line '%.*s'", t->file,
-                  s_line_of(t, p), (int)(eol - p > 40 ? 40 : eol - p), p);
+                    s_line_of(t, p), (int)(eol - p > 40 ? 40 : eol - p), p);
             return -1;
         }
         p = eol + 1;
@@ -507,7 +509,7 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
     }
     if (!have_requires) {
         cs_errf(err, errlen, "%s: missing Requires: line (list the variables, may be empty)",
-              t->file);
+                t->file);
         return -1;
     }
     if (s_is_blank(body)) {
@@ -524,8 +526,8 @@ static int s_parse_template(s_template_t *t, char *err, size_t errlen)
         return -1;
     for (size_t i = 0; i < t->nrequired; i++) {
         if (!t->used[i]) {
-            cs_errf(err, errlen, "%s: variable '%s' is declared in Requires but never used", t->file,
-                  t->required[i]);
+            cs_errf(err, errlen, "%s: variable '%s' is declared in Requires but never used",
+                    t->file, t->required[i]);
             return -1;
         }
     }
@@ -546,9 +548,9 @@ static int s_split_file_name(s_template_t *t, char *err, size_t errlen)
         ok = isalnum((unsigned char)dot[1 + i]) || dot[1 + i] == '-';
     if (!ok) {
         cs_errf(err, errlen,
-              "%s: name must be <kind>.<lang>.tmpl, kind in a-z0-9_ "
-              "(e.g. acceptance.zh-CN.tmpl)",
-              t->file);
+                "%s: name must be <kind>.<lang>.tmpl, kind in a-z0-9_ "
+                "(e.g. acceptance.zh-CN.tmpl)",
+                t->file);
         return -1;
     }
     t->kind = strndup(t->file, (size_t)(dot - t->file));
@@ -656,13 +658,14 @@ static int s_check_set(const letter_templates_t *self, char *err, size_t errlen)
     for (size_t i = 0; i < self->count; i++) {
         const s_template_t *t = &self->items[i];
         if (s_find(self, t->kind, t->lang) != t) {
-            cs_errf(err, errlen, "%s: duplicates %s", t->file, s_find(self, t->kind, t->lang)->file);
+            cs_errf(err, errlen, "%s: duplicates %s", t->file,
+                    s_find(self, t->kind, t->lang)->file);
             return -1;
         }
         for (size_t l = 0; l < sizeof(s_required_langs) / sizeof(*s_required_langs); l++) {
             if (!s_find(self, t->kind, s_required_langs[l])) {
                 cs_errf(err, errlen, "kind '%s' has no %s template (expected file %s.%s.tmpl)",
-                      t->kind, s_required_langs[l], t->kind, s_required_langs[l]);
+                        t->kind, s_required_langs[l], t->kind, s_required_langs[l]);
                 return -1;
             }
         }
@@ -671,9 +674,9 @@ static int s_check_set(const letter_templates_t *self, char *err, size_t errlen)
         if (!s_same_requirements(t, ref, &var) || !s_same_requirements(ref, t, &var)) {
             const s_template_t *has = s_required_index(t, var, strlen(var)) >= 0 ? t : ref;
             cs_errf(err, errlen,
-                  "%s requires variable '%s' but %s does not (all languages of a "
-                  "kind must require the same variables)",
-                  has->file, var, has == t ? ref->file : t->file);
+                    "%s requires variable '%s' but %s does not (all languages of a "
+                    "kind must require the same variables)",
+                    has->file, var, has == t ? ref->file : t->file);
             return -1;
         }
     }
@@ -801,7 +804,8 @@ static int s_collect_values(const s_template_t *t, const letter_vars_t *vars, co
         }
     }
     if (nmissing) {
-        cs_errf(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "", missing);
+        cs_errf(err, errlen, "%s: missing variable%s: %s", t->file, nmissing > 1 ? "s" : "",
+                missing);
         return -1;
     }
     return 0;
@@ -829,7 +833,8 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
     if (!subject || !body) {
         free(subject);
         free(body);
-        cs_errf(err, errlen, "%s: rendered letter larger than %d bytes", t->file, LETTER_RENDER_MAX);
+        cs_errf(err, errlen, "%s: rendered letter larger than %d bytes", t->file,
+                LETTER_RENDER_MAX);
         return -1;
     }
     *subject_out = subject;

@@ -431,7 +431,7 @@ int mail_out_smtp(const mail_out_smtp_config_t *cfg, const char *from, const cha
     }
     if (res != CURLE_OK)
         cs_errf(err, errlen, "smtp: %s%s%s (relay reply: %s)", curl_easy_strerror(res),
-              errbuf[0] ? ": " : "", errbuf, reply.len ? reply.text : "none");
+                errbuf[0] ? ": " : "", errbuf, reply.len ? reply.text : "none");
 out_free:
     curl_easy_cleanup(curl);
     curl_slist_free_all(rcpts);

@@ -72,6 +72,11 @@ static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *
     json_object_set_new(o, "working_ms_used", json_integer(sla_clock_used_ms(c, policy, now_ms)));
     json_object_set_new(o, "team", json_string(row->team));
     json_object_set_new(o, "assignee", json_string(row->assignee));
+    json_object_set_new(o, "policy_id", json_string(row->policy_id));
+    json_object_set_new(o, "complaint_id",
+                        row->complaint_id[0] ? json_string(row->complaint_id) : json_null());
+    json_object_set_new(o, "escalation_level", json_integer(c->escalation_level));
+    json_object_set_new(o, "escalate_at", s_instant(c->escalate_at_ms));
     return o;
 }
 
@@ -83,11 +88,11 @@ static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json
     PGresult *r =
         cs_db_exec(db,
                    by_ticket_id ? "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent"
+                                  " ts_ms(e.at), e.percent, e.level, e.note"
                                   " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
                                   " WHERE c.ticket_id = $1 ORDER BY e.id"
                                 : "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent"
+                                  " ts_ms(e.at), e.percent, e.level, e.note"
                                   " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
                                   " WHERE c.number = $1 ORDER BY e.id",
                    1, (const char *[]){key});
@@ -102,6 +107,10 @@ static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json
         json_object_set_new(step, "kind", json_string(cs_db_get(r, i, 2)));
         json_object_set_new(step, "at", s_instant(cs_db_get_i64(r, i, 3)));
         json_object_set_new(step, "percent", json_integer(cs_db_get_i64(r, i, 4)));
+        if (cs_db_get_i64(r, i, 5))
+            json_object_set_new(step, "level", json_integer(cs_db_get_i64(r, i, 5)));
+        if (*cs_db_get(r, i, 6))
+            json_object_set_new(step, "note", json_string(cs_db_get(r, i, 6)));
         json_array_append_new(history, step);
     }
     PQclear(r);
@@ -350,7 +359,10 @@ sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char
     if (!self)
         return NULL;
     self->calendars = sla_calendars_new();
-    if (!self->calendars) {
+    self->policies = sla_policies_new(default_calendar);
+    if (!self->calendars || !self->policies) {
+        sla_calendars_destroy(&self->calendars);
+        sla_policies_destroy(&self->policies);
         free(self);
         return NULL;
     }
@@ -362,6 +374,7 @@ sla_api_t *sla_api_new(cs_http_t *http, const sla_policy_t *counting, const char
     cs_http_route(http, "GET", "/v1/sla/tickets/*", s_get_ticket, self);
     sla_report_register(http, self);
     sla_calendar_api_register(http, self);
+    sla_policy_api_register(http, self);
     return self;
 }
 
@@ -370,6 +383,7 @@ void sla_api_destroy(sla_api_t **self_p)
     if (!self_p || !*self_p)
         return;
     sla_calendars_destroy(&(*self_p)->calendars);
+    sla_policies_destroy(&(*self_p)->policies);
     free(*self_p);
     *self_p = NULL;
 }

@@ -23,6 +23,21 @@
  *   POST /v1/sla/preview                 a timeline of ticket events through
  *                                        the clocks (preview.h)
  *
+ * A PUT of a calendar (or an iCalendar import) recomputes, in the same
+ * transaction, every open clock counting on it (recompute.h).
+ *
+ * And the policies (policy_api.c, policy.h):
+ *
+ *   GET    /v1/sla/policies[?priority=&service_type=&tier=&channel=]
+ *                                        stored and built-in policies; with
+ *                                        facts, also the one that applies
+ *   GET    /v1/sla/policies/{id}         one policy
+ *   PUT    /v1/sla/policies/{id}[?apply=new|running]
+ *                                        create or replace (400 naming the
+ *                                        field); apply=running recomputes
+ *                                        the open clocks it set
+ *   DELETE /v1/sla/policies/{id}         remove a stored policy
+ *
  * And what a supervisor reads (this file and report.c):
  *
  *   GET /v1/sla/tickets/{id}             one ticket's clocks (id: its UUID or
@@ -41,12 +56,14 @@
 #include "calendar_store.h"
 #include "clock.h"
 #include "cs_http.h"
+#include "policy_store.h"
 
 /* What the HTTP thread's handlers share; used on that thread only. */
 typedef struct {
-    sla_policy_t counting; /* minute and warning share; each clock names its calendar */
+    sla_policy_t counting; /* minute, warning share, escalation; each clock names its calendar */
     char default_calendar[SLA_CALENDAR_NAME_MAX]; /* CS_SLA_CALENDAR */
     sla_calendars_t *calendars;                   /* the HTTP thread's cache */
+    sla_policies_t *policies;                     /* the HTTP thread's cache */
 } sla_api_t;
 
 /* Register every route. counting's calendar is not used. NULL on failure.
@@ -67,5 +84,15 @@ int sla_api_moment(const json_t *v, int64_t *out);
 
 /* The compliance report route (report.c). */
 void sla_report_register(cs_http_t *http, sla_api_t *api);
+
+/* The policy routes (policy_api.c). */
+void sla_policy_api_register(cs_http_t *http, sla_api_t *api);
+
+/* Recompute, in the caller's transaction, every open clock counting on
+   calendar (just corrected; its name is the clocks' calendar), or set by
+   policy t (just changed). The number of clocks recomputed, or -1. */
+int sla_api_recompute_calendar(sla_api_t *api, cs_db_t *db, const sla_calendar_t *calendar,
+                               int64_t now_ms);
+int sla_api_recompute_policy(sla_api_t *api, cs_db_t *db, const sla_terms_t *t, int64_t now_ms);
 
 #endif

@@ -166,6 +166,21 @@ int64_t sla_calendar_day_ms(const sla_calendar_t *self, int64_t day)
     return sum;
 }
 
+int64_t sla_calendar_standard_day_ms(const sla_calendar_t *self)
+{
+    if (!self->zone)
+        return S_DAY_MS;
+    int64_t longest = 0;
+    for (int w = 0; w < 7; w++) {
+        int64_t sum = 0;
+        for (int i = 0; i < self->nhours[w]; i++)
+            sum += (int64_t)(self->hours[w][i].to - self->hours[w][i].from) * 1000;
+        if (sum > longest)
+            longest = sum;
+    }
+    return longest;
+}
+
 /* ---- business hours: the two questions ------------------------------------------- */
 
 static int s_biz_add(const sla_calendar_t *self, int64_t start_ms, int64_t work_ms, int64_t *out)

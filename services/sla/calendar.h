@@ -97,6 +97,9 @@ const char *sla_calendar_zone(const sla_calendar_t *self);
 /* Is local date day (days since 1970-01-01) a working day, and how much
    working time does it hold (ms)? For reports and tests. */
 int64_t sla_calendar_day_ms(const sla_calendar_t *self, int64_t day);
+/* A standard working day: the longest weekday's working hours (ms), 24 h
+   on 7×24, 0 for a calendar with no hours. What "N working days" mean. */
+int64_t sla_calendar_standard_day_ms(const sla_calendar_t *self);
 
 /* The instant at which work_ms of working time have passed after start_ms:
    the earliest instant by which that much has passed, so a deadline that

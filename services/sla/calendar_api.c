@@ -170,15 +170,24 @@ static void s_put(cs_http_req_t *req, cs_http_resp_t *resp)
     sla_calendar_t *c = s_parse(resp, "definition", name, text, len);
     if (!c)
         goto out;
-    int rc = sla_calendars_write(req->db, name, text);
-    if (rc == -2) {
-        cs_http_error(resp, 409, "name", "the table already holds %d calendars", SLA_CALENDARS_MAX);
-    } else if (rc < 0) {
-        cs_http_error(resp, 503, NULL, "database unavailable");
+    /* The definition and every open clock counting on it change together. */
+    int rc = cs_db_begin(req->db) < 0 ? -1 : sla_calendars_write(req->db, name, text);
+    int recomputed = rc >= 0 ? sla_api_recompute_calendar(api, req->db, c, cs_now_ms()) : 0;
+    if (rc < 0 || recomputed < 0 || cs_db_commit(req->db) < 0) {
+        if (cs_db_in_tx(req->db))
+            cs_db_rollback(req->db);
+        if (rc == -2)
+            cs_http_error(resp, 409, "name", "the table already holds %d calendars",
+                          SLA_CALENDARS_MAX);
+        else
+            cs_http_error(resp, 503, NULL, "database unavailable");
     } else {
         sla_calendars_forget(api->calendars);
-        cs_info("sla: calendar %s %s through the API", name, rc ? "created" : "replaced");
-        cs_http_json(resp, rc ? 201 : 200, s_calendar_json(name, text, cs_now_ms(), c));
+        cs_info("sla: calendar %s %s through the API; %d open clock(s) recomputed", name,
+                rc ? "created" : "replaced", recomputed);
+        json_t *o = s_calendar_json(name, text, cs_now_ms(), c);
+        json_object_set_new(o, "recomputed", json_integer(recomputed));
+        cs_http_json(resp, rc ? 201 : 200, o);
     }
     sla_calendar_destroy(&c);
 out:
@@ -235,12 +244,17 @@ static void s_import(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_db_rollback(req->db);
         goto out_free;
     }
-    if (sla_calendars_write(req->db, name, merged) < 0 || cs_db_commit(req->db) < 0)
+    int recomputed;
+    if (sla_calendars_write(req->db, name, merged) < 0 ||
+        (recomputed = sla_api_recompute_calendar(api, req->db, c, cs_now_ms())) < 0 ||
+        cs_db_commit(req->db) < 0)
         goto out_rollback_unavailable;
     sla_calendars_forget(api->calendars);
-    cs_info("sla: calendar %s: %d iCalendar events imported", name, events);
+    cs_info("sla: calendar %s: %d iCalendar events imported; %d open clock(s) recomputed", name,
+            events, recomputed);
     json_t *o = s_calendar_json(name, merged, cs_now_ms(), c);
     json_object_set_new(o, "events_imported", json_integer(events));
+    json_object_set_new(o, "recomputed", json_integer(recomputed));
     cs_http_json(resp, 200, o);
     goto out_free;
 out_rollback_unavailable:
@@ -320,7 +334,7 @@ int sla_api_moment(const json_t *v, int64_t *out)
 }
 
 /* Targets from {"first_response": M, "resolution": M} or "priority": "P2". */
-static int s_targets(const json_t *o, int64_t minutes[SLA_TARGET_COUNT], char *err, size_t size)
+static int s_targets(const json_t *o, int64_t minutes[SLA_TICKET_TARGETS], char *err, size_t size)
 {
     const json_t *t = json_object_get(o, "targets"), *p = json_object_get(o, "priority");
     if (t && p) {
@@ -344,7 +358,7 @@ static int s_targets(const json_t *o, int64_t minutes[SLA_TARGET_COUNT], char *e
                  " or a priority P1..P4");
         return -1;
     }
-    for (int i = 0; i < SLA_TARGET_COUNT; i++) {
+    for (int i = 0; i < SLA_TICKET_TARGETS; i++) {
         const json_t *m = json_object_get(t, sla_target_name((sla_target_t)i));
         if (!json_is_integer(m)) {
             snprintf(err, size, "targets.%s: whole minutes of working time",
@@ -410,7 +424,8 @@ static int s_events(cs_http_resp_t *resp, const json_t *list, sla_preview_event_
         if (kind < 0) {
             cs_http_error(resp, 422, field,
                           "type is one of created, agent_response, customer_reply, pending,"
-                          " resumed, priority_changed, resolved, closed, reopened");
+                          " resumed, priority_changed, policy_changed, resolved, closed,"
+                          " reopened");
             return -1;
         }
         memset(&ev[i], 0, sizeof(ev[i]));
@@ -421,7 +436,7 @@ static int s_events(cs_http_resp_t *resp, const json_t *list, sla_preview_event_
                           " or ms since the epoch");
             return -1;
         }
-        if (kind == SLA_EVENT_PRIORITY_CHANGED &&
+        if ((kind == SLA_EVENT_PRIORITY_CHANGED || kind == SLA_EVENT_POLICY_CHANGED) &&
             s_targets(e, ev[i].minutes, err, sizeof(err)) < 0) {
             cs_http_error(resp, 422, field, "%s", err);
             return -1;
@@ -472,7 +487,7 @@ static void s_preview(cs_http_req_t *req, cs_http_resp_t *resp)
     json_t *body = cs_http_json_body(req, resp);
     if (!body)
         return;
-    int64_t minutes[SLA_TARGET_COUNT], as_of = 0;
+    int64_t minutes[SLA_TICKET_TARGETS], as_of = 0;
     char err[300] = "";
     if (s_targets(body, minutes, err, sizeof(err)) < 0) {
         cs_http_error(resp, 422, "targets", "%s", err);
@@ -510,7 +525,7 @@ static void s_preview(cs_http_req_t *req, cs_http_resp_t *resp)
     json_object_set_new(o, "as_of", s_instant(out->as_of_ms));
     json_object_set_new(o, "priority_changes", json_integer(out->changes));
     json_t *clocks = json_array();
-    for (int t = 0; t < SLA_TARGET_COUNT; t++)
+    for (int t = 0; t < SLA_TICKET_TARGETS; t++)
         json_array_append_new(clocks, s_preview_clock_json(&out->clocks[t], policy.minute_ms));
     json_object_set_new(o, "clocks", clocks);
     cs_http_json(resp, 200, o);

@@ -12,7 +12,8 @@
 /* A year of minutes is the longest commitment cs_commitment accepts. */
 #define SLA_MAX_TARGET_MINUTES 525600
 
-static const char *const s_targets[SLA_TARGET_COUNT] = {"first_response", "resolution"};
+static const char *const s_targets[SLA_TARGET_COUNT] = {
+    "first_response", "resolution", "complaint_acceptance", "complaint_handling"};
 static const char *const s_states[SLA_CLOCK_STATE_COUNT] = {"running", "paused", "met", "breached",
                                                             "stopped"};
 
@@ -67,26 +68,36 @@ static int s_schedule(sla_clock_t *clock, const sla_policy_t *policy, int64_t st
     clock->met_at_ms = 0;
     clock->breached_at_ms = 0;
     clock->stopped_at_ms = 0;
+    clock->escalation_level = 0;
+    clock->escalate_at_ms = 0;
     return 0;
 }
 
-int sla_clock_arm(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
-                  int64_t start_ms, int64_t target_minutes, char *err, size_t err_size)
+static int s_policy_ok(const sla_policy_t *policy, char *err, size_t err_size)
+{
+    if (policy->minute_ms < 1 || policy->minute_ms > 3600000 || policy->warn_percent < 1 ||
+        policy->warn_percent > 99 || policy->escalate_levels < 0 ||
+        policy->escalate_levels > SLA_ESCALATION_LEVELS_MAX) {
+        snprintf(err, err_size, "policy out of range (minute %lld ms, warning at %d %%)",
+                 (long long)policy->minute_ms, policy->warn_percent);
+        return -1;
+    }
+    return 0;
+}
+
+int sla_clock_arm_ms(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
+                     int64_t start_ms, int64_t target_ms, char *err, size_t err_size)
 {
     memset(clock, 0, sizeof(*clock));
     if ((unsigned)target >= SLA_TARGET_COUNT) {
         snprintf(err, err_size, "unknown target %d", (int)target);
         return -1;
     }
-    if (target_minutes < 1 || target_minutes > SLA_MAX_TARGET_MINUTES) {
-        snprintf(err, err_size, "target of %lld minutes is outside 1..%d",
-                 (long long)target_minutes, SLA_MAX_TARGET_MINUTES);
+    if (s_policy_ok(policy, err, err_size) < 0)
         return -1;
-    }
-    if (policy->minute_ms < 1 || policy->minute_ms > 3600000 || policy->warn_percent < 1 ||
-        policy->warn_percent > 99) {
-        snprintf(err, err_size, "policy out of range (minute %lld ms, warning at %d %%)",
-                 (long long)policy->minute_ms, policy->warn_percent);
+    if (target_ms < 1 || target_ms > SLA_MAX_TARGET_MINUTES * policy->minute_ms) {
+        snprintf(err, err_size, "target of %lld ms is outside 1 ms..%d minutes",
+                 (long long)target_ms, SLA_MAX_TARGET_MINUTES);
         return -1;
     }
     if (!s_instant_ok(start_ms)) {
@@ -95,13 +106,28 @@ int sla_clock_arm(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t t
     }
     clock->target = target;
     clock->round = 1;
-    clock->target_minutes = target_minutes;
-    clock->target_ms = target_minutes * policy->minute_ms;
+    clock->target_minutes = (target_ms + policy->minute_ms - 1) / policy->minute_ms;
+    clock->target_ms = target_ms;
     if (s_schedule(clock, policy, start_ms) < 0) {
         snprintf(err, err_size, "deadline out of range");
         return -1;
     }
     return 0;
+}
+
+int sla_clock_arm(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
+                  int64_t start_ms, int64_t target_minutes, char *err, size_t err_size)
+{
+    memset(clock, 0, sizeof(*clock));
+    if (target_minutes < 1 || target_minutes > SLA_MAX_TARGET_MINUTES) {
+        snprintf(err, err_size, "target of %lld minutes is outside 1..%d",
+                 (long long)target_minutes, SLA_MAX_TARGET_MINUTES);
+        return -1;
+    }
+    if (s_policy_ok(policy, err, err_size) < 0)
+        return -1;
+    return sla_clock_arm_ms(clock, policy, target, start_ms, target_minutes * policy->minute_ms,
+                            err, err_size);
 }
 
 int sla_clock_rearm(sla_clock_t *clock, const sla_policy_t *policy, int64_t start_ms)
@@ -158,6 +184,11 @@ uint32_t sla_clock_percent(const sla_clock_t *clock, const sla_policy_t *policy,
 
 sla_due_t sla_clock_due(const sla_clock_t *clock, int64_t now_ms)
 {
+    if (clock->state == SLA_CLOCK_BREACHED) {
+        if (!clock->stopped_at_ms && clock->escalate_at_ms && now_ms >= clock->escalate_at_ms)
+            return SLA_DUE_ESCALATION;
+        return SLA_DUE_NONE;
+    }
     if (clock->state != SLA_CLOCK_RUNNING)
         return SLA_DUE_NONE;
     if (now_ms >= clock->deadline_ms)
@@ -167,13 +198,41 @@ sla_due_t sla_clock_due(const sla_clock_t *clock, int64_t now_ms)
     return SLA_DUE_NONE;
 }
 
-void sla_clock_mark(sla_clock_t *clock, sla_due_t due)
+int64_t sla_clock_due_at(const sla_clock_t *clock, sla_due_t due)
+{
+    switch (due) {
+    case SLA_DUE_WARNING:
+        return clock->warn_at_ms;
+    case SLA_DUE_BREACH:
+        return clock->deadline_ms;
+    case SLA_DUE_ESCALATION:
+        return clock->escalate_at_ms;
+    default:
+        return 0;
+    }
+}
+
+/* The moment of escalation level (index) k+1 after the breach, 0 if none. */
+static int64_t s_escalation_at(const sla_clock_t *clock, const sla_policy_t *policy, int k)
+{
+    if (k >= policy->escalate_levels || k >= SLA_ESCALATION_LEVELS_MAX)
+        return 0;
+    int64_t at = clock->breached_at_ms + policy->escalate_after_ms[k];
+    return at > 0 ? at : 1;
+}
+
+void sla_clock_mark(sla_clock_t *clock, const sla_policy_t *policy, sla_due_t due)
 {
     if (due == SLA_DUE_WARNING) {
         clock->warned = 1;
     } else if (due == SLA_DUE_BREACH) {
         clock->state = SLA_CLOCK_BREACHED;
         clock->breached_at_ms = clock->deadline_ms;
+        clock->escalation_level = 0;
+        clock->escalate_at_ms = s_escalation_at(clock, policy, 0);
+    } else if (due == SLA_DUE_ESCALATION) {
+        clock->escalation_level++;
+        clock->escalate_at_ms = s_escalation_at(clock, policy, clock->escalation_level);
     }
 }
 
@@ -200,6 +259,7 @@ sla_fulfil_t sla_clock_fulfil(sla_clock_t *clock, int64_t at_ms)
         if (clock->stopped_at_ms)
             return SLA_FULFIL_NONE;
         clock->stopped_at_ms = at_ms;
+        clock->escalate_at_ms = 0; /* fulfilled: nobody left to escalate to */
         return SLA_FULFIL_CLOSED_BREACH;
     default:
         return SLA_FULFIL_NONE;
@@ -216,6 +276,7 @@ int sla_clock_stop(sla_clock_t *clock, int64_t at_ms)
     }
     if (clock->state == SLA_CLOCK_BREACHED && !clock->stopped_at_ms) {
         clock->stopped_at_ms = at_ms;
+        clock->escalate_at_ms = 0;
         return 1;
     }
     return 0;
@@ -227,6 +288,8 @@ int sla_clock_pause(sla_clock_t *clock, int64_t at_ms)
         return 0;
     if (!s_instant_ok(at_ms))
         return -1;
+    if (at_ms >= clock->deadline_ms)
+        return 0; /* already late: its breach is due, waiting cannot undo it */
     clock->state = SLA_CLOCK_PAUSED;
     clock->paused_at_ms = at_ms;
     return 1;
@@ -254,5 +317,44 @@ int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_
     clock->deadline_ms = deadline;
     clock->state = SLA_CLOCK_RUNNING;
     clock->paused_at_ms = 0;
+    return 1;
+}
+
+/* Arm a copy afresh at the round's start with the new target, replay the
+   pauses through the same pause/resume as live clocks, and keep what has
+   been signalled. Nothing is written to *clock unless all of it worked. */
+int sla_clock_recompute(sla_clock_t *clock, const sla_policy_t *policy, int64_t target_ms,
+                        const int64_t *pauses, size_t npauses)
+{
+    if (clock->state != SLA_CLOCK_RUNNING && clock->state != SLA_CLOCK_PAUSED)
+        return 0;
+    if (target_ms < 1 || target_ms > SLA_MAX_TARGET_MINUTES * policy->minute_ms ||
+        policy->minute_ms < 1)
+        return -1;
+    sla_clock_t next = *clock;
+    next.target_ms = target_ms;
+    next.target_minutes = (target_ms + policy->minute_ms - 1) / policy->minute_ms;
+    if (s_schedule(&next, policy, clock->started_at_ms) < 0)
+        return -1;
+    if ((npauses % 2 == 1) != (clock->state == SLA_CLOCK_PAUSED))
+        return -1; /* the history and the state disagree */
+    for (size_t i = 0; i < npauses; i++) {
+        if (pauses[i] < next.started_at_ms || (i && pauses[i] < pauses[i - 1]))
+            return -1; /* a history out of order is not replayed */
+        if (i % 2 == 0 && pauses[i] >= next.deadline_ms) {
+            /* Under the new terms the deadline passed before this pause: the
+               clock was late before it waited, so it runs on, past its
+               deadline, and the tick signals the breach at that deadline. */
+            next.state = SLA_CLOCK_RUNNING;
+            next.paused_at_ms = 0;
+            break;
+        }
+        int rc = i % 2 == 0 ? sla_clock_pause(&next, pauses[i])
+                            : sla_clock_resume(&next, policy, pauses[i]);
+        if (rc < 0)
+            return -1;
+    }
+    next.warned = clock->warned;
+    *clock = next;
     return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * clock — one SLA clock: a commitment (first response, resolution) of one
- * ticket, counted on a calendar from a start instant to a deadline.
+ * ticket, or of one complaint (acceptance, handling), counted on a calendar
+ * from a start instant to a deadline.
  *
  * Life of a clock:
  *
@@ -10,10 +11,14 @@
  *     paused
  *
  * Crossing the warning share of the target (CS_SLA_WARN_PERCENT, 80 %) sets
- * the warned flag once; passing the deadline makes the clock breached once.
+ * the warned flag once; passing the deadline makes the clock breached once;
+ * a breached clock still open then climbs its escalation levels, one at each
+ * delay after the deadline (CS_SLA_ESCALATE_AFTER_MIN), each once.
  * A reopened ticket re-arms its resolution clock: a new round with fresh
- * flags. Everything here is pure arithmetic on the struct, so the service's
- * SQL and its tests agree on one definition.
+ * flags. A change of targets or of calendar recomputes a counting clock
+ * from its round's start with its pauses replayed (sla_clock_recompute).
+ * Everything here is pure arithmetic on the struct, so the service's SQL,
+ * the preview and the tests agree on one definition.
  *
  * "Minutes" of a target are minute_ms long (60 000 in production; the
  * CS_SLA_MINUTE_SECONDS test/demo knob shortens them).
@@ -25,10 +30,16 @@
 #include "calendar.h"
 
 typedef enum {
-    SLA_TARGET_FIRST_RESPONSE = 0,
+    SLA_TARGET_FIRST_RESPONSE = 0, /* a ticket's clocks … */
     SLA_TARGET_RESOLUTION,
+    SLA_TARGET_COMPLAINT_ACCEPTANCE, /* … and a complaint's */
+    SLA_TARGET_COMPLAINT_HANDLING,
     SLA_TARGET_COUNT
 } sla_target_t;
+
+/* The targets a ticket has: first response and resolution. */
+#define SLA_TICKET_TARGETS 2
+#define SLA_ESCALATION_LEVELS_MAX 9
 
 typedef enum {
     SLA_CLOCK_RUNNING = 0,
@@ -39,12 +50,16 @@ typedef enum {
     SLA_CLOCK_STATE_COUNT
 } sla_clock_state_t;
 
-/* How clocks are counted: the calendar, the length of a minute, and the
-   share of the target at which a warning goes out. */
+/* How clocks are counted: the calendar, the length of a minute, the share
+   of the target at which a warning goes out, and the escalation levels
+   after a breach (level k+1 at escalate_after_ms[k] of real time after the
+   deadline; none when escalate_levels is 0). */
 typedef struct {
     const sla_calendar_t *calendar;
     int64_t minute_ms; /* 60000 unless scaled for a test or demo */
     int warn_percent;  /* 1..99 */
+    int escalate_levels;
+    int64_t escalate_after_ms[SLA_ESCALATION_LEVELS_MAX]; /* ascending */
 } sla_policy_t;
 
 typedef struct {
@@ -62,13 +77,16 @@ typedef struct {
     int64_t breached_at_ms; /* 0 unless breached (= the deadline) */
     int64_t stopped_at_ms;  /* when the clock stopped counting (met, fulfilled late,
                                ticket closed); 0 while it counts */
+    int escalation_level;   /* escalation levels signalled since the breach */
+    int64_t escalate_at_ms; /* the next level's moment; 0 when none is due */
 } sla_clock_t;
 
 /* What a threshold check or a fulfilment found. */
 typedef enum {
-    SLA_DUE_NONE = 0, /* nothing to signal */
-    SLA_DUE_WARNING,  /* warning share crossed, not yet warned */
-    SLA_DUE_BREACH    /* deadline passed while running */
+    SLA_DUE_NONE = 0,  /* nothing to signal */
+    SLA_DUE_WARNING,   /* warning share crossed, not yet warned */
+    SLA_DUE_BREACH,    /* deadline passed while running */
+    SLA_DUE_ESCALATION /* breached, still open, next escalation moment passed */
 } sla_due_t;
 
 typedef enum {
@@ -88,6 +106,10 @@ int sla_clock_state_parse(const char *name);
    target_minutes. 0, or -1 with err filled when the figures are out of range. */
 int sla_clock_arm(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
                   int64_t start_ms, int64_t target_minutes, char *err, size_t err_size);
+/* The same for a target given in ms of working time (a complaint's handling
+   deadline fixed by its owner); target_minutes is then rounded up. */
+int sla_clock_arm_ms(sla_clock_t *clock, const sla_policy_t *policy, sla_target_t target,
+                     int64_t start_ms, int64_t target_ms, char *err, size_t err_size);
 /* Re-arm after a reopen: a new round from start_ms with the same target,
    flags cleared. Only a clock that has stopped counting, no earlier than
    start_ms, can be re-armed (a repeated reopen event changes nothing):
@@ -105,10 +127,16 @@ int64_t sla_clock_used_ms(const sla_clock_t *clock, const sla_policy_t *policy, 
 
 /* Which threshold, if any, the clock has crossed at now_ms and not yet
    signalled. A clock past both reports only the breach: a warning after the
-   deadline helps nobody. */
+   deadline helps nobody. A breached clock not yet stopped reports its next
+   escalation level once that level's moment has passed. */
 sla_due_t sla_clock_due(const sla_clock_t *clock, int64_t now_ms);
-/* Record the signal sla_clock_due() reported. */
-void sla_clock_mark(sla_clock_t *clock, sla_due_t due);
+/* The moment of the signal sla_clock_due() reports (the warn instant, the
+   deadline, the escalation moment). */
+int64_t sla_clock_due_at(const sla_clock_t *clock, sla_due_t due);
+/* Record the signal sla_clock_due() reported: warned; breached (and the
+   first escalation moment scheduled from policy); one level more (and the
+   next moment, if the policy has another level). */
+void sla_clock_mark(sla_clock_t *clock, const sla_policy_t *policy, sla_due_t due);
 
 /* The commitment was fulfilled at at_ms (a response, a resolution). */
 sla_fulfil_t sla_clock_fulfil(sla_clock_t *clock, int64_t at_ms);
@@ -120,9 +148,24 @@ int sla_clock_stop(sla_clock_t *clock, int64_t at_ms);
    instant (unless it was reached before the pause) and the deadline on by
    the working time spent paused — on a business calendar only the working
    hours of the pause count, so a pause over a night or weekend moves the
-   deadline by the hours actually lost. 1 changed, 0 not in the right
-   state, -1 out of range (a resumption before the pause included). */
+   deadline by the hours actually lost. A clock whose deadline has passed
+   does not pause: it was late before it waited, and its breach is due
+   (sla_clock_recompute replays pauses the same way). 1 changed, 0 not in
+   the right state, -1 out of range (a resumption before the pause
+   included). */
 int sla_clock_pause(sla_clock_t *clock, int64_t at_ms);
 int sla_clock_resume(sla_clock_t *clock, const sla_policy_t *policy, int64_t at_ms);
+
+/* Recompute a counting (running or paused) clock for a new target of
+   target_ms working time and/or policy's calendar, from its round's
+   original start, as if they had applied all along: the clock is armed
+   afresh at started_at_ms and its pauses are replayed — pauses[] holds the
+   round's pause and resume instants in order (pause, resume, pause, …; an
+   odd count means it is paused now). Signals already given are kept (the
+   warned flag; a clock is never un-breached: a breached one is not
+   counting). 1 recomputed, 0 not counting, -1 out of range (the clock is
+   left as it was). */
+int sla_clock_recompute(sla_clock_t *clock, const sla_policy_t *policy, int64_t target_ms,
+                        const int64_t *pauses, size_t npauses);
 
 #endif

@@ -6,16 +6,18 @@
  * precision of the bus.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "clock_store.h"
 #include "cs_bus.h"
 #include "cs_log.h"
 
 const char *const SLA_STORE_COLUMNS =
-    "id, ticket_id, number, target, priority, policy, round, state, target_minutes, target_ms,"
-    " ts_ms(started_at), ts_ms(warn_at), ts_ms(deadline), ts_ms(paused_at), warned,"
-    " ts_ms(met_at), ts_ms(breached_at), ts_ms(stopped_at), team, assignee,"
-    " service_type, tier, channel";
+    "id, coalesce(ticket_id, origin_ticket_id), number, target, priority, policy, round, state,"
+    " target_minutes, target_ms, ts_ms(started_at), ts_ms(warn_at), ts_ms(deadline),"
+    " ts_ms(paused_at), warned, ts_ms(met_at), ts_ms(breached_at), ts_ms(stopped_at), team,"
+    " assignee, coalesce(complaint_id::text, ''), policy_id, escalation_level,"
+    " ts_ms(escalate_at), service_type, tier, channel";
 
 static void s_copy(char *dst, size_t size, const char *src)
 {
@@ -87,16 +89,20 @@ int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row)
     c->stopped_at_ms = cs_db_get_i64(r, i, 17);
     s_copy(row->team, sizeof(row->team), cs_db_get(r, i, 18));
     s_copy(row->assignee, sizeof(row->assignee), cs_db_get(r, i, 19));
-    s_copy(row->service_type, sizeof(row->service_type), cs_db_get(r, i, 20));
-    s_copy(row->tier, sizeof(row->tier), cs_db_get(r, i, 21));
-    s_copy(row->channel, sizeof(row->channel), cs_db_get(r, i, 22));
+    s_copy(row->complaint_id, sizeof(row->complaint_id), cs_db_get(r, i, 20));
+    s_copy(row->policy_id, sizeof(row->policy_id), cs_db_get(r, i, 21));
+    c->escalation_level = (int)cs_db_get_i64(r, i, 22);
+    c->escalate_at_ms = cs_db_get_i64(r, i, 23);
+    s_copy(row->service_type, sizeof(row->service_type), cs_db_get(r, i, 24));
+    s_copy(row->tier, sizeof(row->tier), cs_db_get(r, i, 25));
+    s_copy(row->channel, sizeof(row->channel), cs_db_get(r, i, 26));
     return 0;
 }
 
 /* Text parameters for the mutable fields, shared by arm and save. */
 typedef struct {
     char round[24], minutes[24], target_ms[24], started[24], warn_at[24], deadline[24], paused[24],
-        met[24], breached[24], stopped[24];
+        met[24], breached[24], stopped[24], level[24], escalate_at[24];
 } s_fields_t;
 
 static void s_fields(const sla_clock_t *c, s_fields_t *f)
@@ -111,6 +117,8 @@ static void s_fields(const sla_clock_t *c, s_fields_t *f)
     cs_db_i64(f->met, c->met_at_ms);
     cs_db_i64(f->breached, c->breached_at_ms);
     cs_db_i64(f->stopped, c->stopped_at_ms);
+    cs_db_i64(f->level, c->escalation_level);
+    cs_db_i64(f->escalate_at, c->escalate_at_ms);
 }
 
 int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row)
@@ -118,33 +126,57 @@ int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row)
     const sla_clock_t *c = &row->clock;
     s_fields_t f;
     s_fields(c, &f);
-    const char *p[] = {row->id,           row->ticket_id,
-                       row->number,       sla_target_name(c->target),
-                       row->priority,     row->policy,
-                       f.round,           sla_clock_state_name(c->state),
-                       f.minutes,         f.target_ms,
-                       f.started,         f.warn_at,
-                       f.deadline,        c->warned ? "t" : "f",
-                       row->team,         row->assignee,
-                       row->service_type, row->tier,
+    int complaint = row->complaint_id[0] != 0;
+    const char *ticket = complaint ? NULL : row->ticket_id;
+    const char *origin = complaint && row->ticket_id[0] ? row->ticket_id : NULL;
+    const char *p[] = {row->id,
+                       ticket,
+                       row->number,
+                       sla_target_name(c->target),
+                       row->priority,
+                       row->policy,
+                       f.round,
+                       sla_clock_state_name(c->state),
+                       f.minutes,
+                       f.target_ms,
+                       f.started,
+                       f.warn_at,
+                       f.deadline,
+                       c->warned ? "t" : "f",
+                       row->team,
+                       row->assignee,
+                       complaint ? row->complaint_id : NULL,
+                       origin,
+                       row->policy_id,
+                       row->service_type,
+                       row->tier,
                        row->channel};
-    return (int)cs_db_cmd(db,
-                          "INSERT INTO clocks (id, ticket_id, number, target, priority, policy,"
-                          " round, state, target_minutes, target_ms, started_at, warn_at,"
-                          " deadline, warned, team, assignee, service_type, tier, channel)"
-                          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ms_ts($11),"
-                          " ms_ts($12), ms_ts($13), $14, $15, $16, $17, $18, $19)"
-                          " ON CONFLICT (ticket_id, target) DO NOTHING",
-                          19, p);
+    return (int)cs_db_cmd(
+        db,
+        complaint ? "INSERT INTO clocks (id, ticket_id, number, target, priority,"
+                    " policy, round, state, target_minutes, target_ms,"
+                    " started_at, warn_at, deadline, warned, team, assignee,"
+                    " complaint_id, origin_ticket_id, policy_id, service_type, tier, channel)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                    " ms_ts($11), ms_ts($12), ms_ts($13), $14, $15, $16, $17,"
+                    " $18, $19, $20, $21, $22) ON CONFLICT (complaint_id, target) DO NOTHING"
+                  : "INSERT INTO clocks (id, ticket_id, number, target, priority,"
+                    " policy, round, state, target_minutes, target_ms,"
+                    " started_at, warn_at, deadline, warned, team, assignee,"
+                    " complaint_id, origin_ticket_id, policy_id, service_type, tier, channel)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                    " ms_ts($11), ms_ts($12), ms_ts($13), $14, $15, $16, $17,"
+                    " $18, $19, $20, $21, $22) ON CONFLICT (ticket_id, target) DO NOTHING",
+        22, p);
 }
 
-int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row)
+static int s_lock(cs_db_t *db, const char *key, const char *id, sla_target_t target,
+                  sla_clock_row_t *row)
 {
     char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "SELECT %s FROM clocks WHERE ticket_id = $1 AND target = $2 FOR UPDATE",
-             SLA_STORE_COLUMNS);
-    const char *p[] = {ticket_id, sla_target_name(target)};
+    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE %s = $1 AND target = $2 FOR UPDATE",
+             SLA_STORE_COLUMNS, key);
+    const char *p[] = {id, sla_target_name(target)};
     PGresult *r = cs_db_exec(db, sql, 2, p);
     if (!r)
         return -1;
@@ -153,20 +185,40 @@ int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_
     return rc;
 }
 
+int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row)
+{
+    return s_lock(db, "ticket_id", ticket_id, target, row);
+}
+
+int sla_store_lock_complaint(cs_db_t *db, const char *complaint_id, sla_target_t target,
+                             sla_clock_row_t *row)
+{
+    return s_lock(db, "complaint_id", complaint_id, target, row);
+}
+
 int sla_store_save(cs_db_t *db, const sla_clock_row_t *row)
 {
     const sla_clock_t *c = &row->clock;
     s_fields_t f;
     s_fields(c, &f);
-    const char *p[] = {
-        row->id,  sla_clock_state_name(c->state), f.round, f.started,  f.warn_at, f.deadline,
-        f.paused, c->warned ? "t" : "f",          f.met,   f.breached, f.stopped};
+    const char *p[] = {row->id,     sla_clock_state_name(c->state),
+                       f.round,     f.started,
+                       f.warn_at,   f.deadline,
+                       f.paused,    c->warned ? "t" : "f",
+                       f.met,       f.breached,
+                       f.stopped,   f.minutes,
+                       f.target_ms, row->priority,
+                       row->policy, row->policy_id,
+                       f.level,     f.escalate_at};
     int64_t n = cs_db_cmd(db,
                           "UPDATE clocks SET state = $2, round = $3, started_at = ms_ts($4),"
                           " warn_at = ms_ts($5), deadline = ms_ts($6), paused_at = ms_ts($7),"
                           " warned = $8, met_at = ms_ts($9), breached_at = ms_ts($10),"
-                          " stopped_at = ms_ts($11), updated_at = now() WHERE id = $1",
-                          11, p);
+                          " stopped_at = ms_ts($11), target_minutes = $12, target_ms = $13,"
+                          " priority = $14, policy = $15, policy_id = $16,"
+                          " escalation_level = $17, escalate_at = ms_ts($18), updated_at = now()"
+                          " WHERE id = $1",
+                          18, p);
     return n == 1 ? 0 : -1;
 }
 
@@ -180,21 +232,70 @@ int sla_store_set_owner(cs_db_t *db, const char *ticket_id, const char *team, co
     return n < 0 ? -1 : 0;
 }
 
-int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
-                      uint32_t percent, const char *source_event_id)
+int sla_store_history_ex(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
+                         uint32_t percent, const char *source_event_id, int level, const char *note)
 {
-    char round[24], at[24], pct[24];
+    /* The conflict targets name the partial unique indexes of
+       004_policies.sql: signals once per round, escalations once per level;
+       pauses, resumptions and changes may repeat. */
+    static const char *const once[] = {"armed", "warning",        "breached",
+                                       "met",   "fulfilled_late", "stopped"};
+    const char *conflict = "";
+    for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
+        if (strcmp(kind, once[i]) == 0)
+            conflict = " ON CONFLICT (clock_id, round, kind) WHERE kind IN ('armed', 'warning',"
+                       " 'breached', 'met', 'fulfilled_late', 'stopped') DO NOTHING";
+    if (strcmp(kind, "escalated") == 0)
+        conflict = " ON CONFLICT (clock_id, round, level) WHERE kind = 'escalated' DO NOTHING";
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO clock_events (clock_id, round, kind, at, percent, source_event_id,"
+             " level, target_ms, note) VALUES ($1, $2, $3, ms_ts($4), $5, $6, $7, $8, $9)%s",
+             conflict);
+    char round[24], at[24], pct[24], lv[24], target[24];
     const char *p[] = {row->id,
                        cs_db_i64(round, row->clock.round),
                        kind,
                        cs_db_i64(at, at_ms),
                        cs_db_i64(pct, percent),
-                       source_event_id && *source_event_id ? source_event_id : NULL};
-    return (int)cs_db_cmd(db,
-                          "INSERT INTO clock_events (clock_id, round, kind, at, percent,"
-                          " source_event_id) VALUES ($1, $2, $3, ms_ts($4), $5, $6)"
-                          " ON CONFLICT (clock_id, round, kind) DO NOTHING",
-                          6, p);
+                       source_event_id && *source_event_id ? source_event_id : NULL,
+                       cs_db_i64(lv, level),
+                       cs_db_i64(target, row->clock.target_ms),
+                       note ? note : ""};
+    return (int)cs_db_cmd(db, sql, 9, p);
+}
+
+int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
+                      uint32_t percent, const char *source_event_id)
+{
+    return sla_store_history_ex(db, row, kind, at_ms, percent, source_event_id, 0, NULL);
+}
+
+int sla_store_pauses(cs_db_t *db, const sla_clock_row_t *row, int64_t **pauses, size_t *n)
+{
+    char round[24];
+    const char *p[] = {row->id, cs_db_i64(round, row->clock.round)};
+    *pauses = NULL;
+    *n = 0;
+    PGresult *r = cs_db_exec(db,
+                             "SELECT ts_ms(at) FROM clock_events WHERE clock_id = $1"
+                             " AND round = $2 AND kind IN ('paused', 'resumed') ORDER BY at, id",
+                             2, p);
+    if (!r)
+        return -1;
+    int rows = PQntuples(r);
+    if (rows > 0) {
+        *pauses = malloc((size_t)rows * sizeof(**pauses));
+        if (!*pauses) {
+            PQclear(r);
+            return -1;
+        }
+        for (int i = 0; i < rows; i++)
+            (*pauses)[i] = cs_db_get_i64(r, i, 0);
+        *n = (size_t)rows;
+    }
+    PQclear(r);
+    return 0;
 }
 
 int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t *rows, int max)
@@ -202,11 +303,17 @@ int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t 
     /* The WHERE clauses match the partial indexes clocks_breach_due and
        clocks_warning_due, so the planner reads only the due entries however
        many clocks are running. */
-    char sql[1200];
+    char sql[1400];
     if (which == SLA_DUE_BREACH)
         snprintf(sql, sizeof(sql),
                  "SELECT %s FROM clocks WHERE state = 'running' AND deadline <= ms_ts($1)"
                  " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+                 SLA_STORE_COLUMNS);
+    else if (which == SLA_DUE_ESCALATION)
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE state = 'breached' AND escalate_at IS NOT NULL"
+                 " AND escalate_at <= ms_ts($1) ORDER BY escalate_at LIMIT $2"
+                 " FOR UPDATE SKIP LOCKED",
                  SLA_STORE_COLUMNS);
     else
         snprintf(sql, sizeof(sql),
@@ -261,6 +368,7 @@ int sla_store_emit(cs_db_t *db, const sla_clock_row_t *row, const char *type, in
     ce.policy = (char *)row->policy;
     ce.service_type = (char *)row->service_type;
     ce.tier = (char *)row->tier;
+    ce.complaint_id = (char *)row->complaint_id;
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.body_case = CS__ENVELOPE__BODY_CLOCK_EVENT;
     env.clock_event = &ce;

@@ -1,5 +1,6 @@
 /*
- * clock_store — SLA clocks in PostgreSQL (schema/001_init.sql).
+ * clock_store — SLA clocks in PostgreSQL (schema/001_init.sql,
+ * 004_policies.sql).
  *
  * Maps a clocks row to an sla_clock_t plus the ticket facts a ClockEvent
  * carries, and back; records each clock's history; emits sla.* events.
@@ -12,17 +13,21 @@
 #include "clock.h"
 #include "cs_db.h"
 #include "cs_ids.h"
+#include "policy.h"
 
 #define SLA_NUMBER_MAX 64
 #define SLA_PRIORITY_MAX 7
 #define SLA_POLICY_MAX (SLA_CALENDAR_NAME_MAX - 1) /* the calendar's name */
 #define SLA_NAME_MAX 128                           /* team, assignee */
-#define SLA_FACT_MAX 64                            /* service type, tier, channel */
 
-/* One clocks row: the clock and the facts that travel with its events. */
+/* One clocks row: the clock and the facts that travel with its events.
+   A complaint's clock has complaint_id set, and in ticket_id the ticket
+   the complaint came from ("" when none; stored as origin_ticket_id). */
 typedef struct {
     char id[CS_UUID_LEN];
     char ticket_id[CS_UUID_LEN];
+    char complaint_id[CS_UUID_LEN];
+    char policy_id[SLA_POLICY_ID_MAX + 1];
     char number[SLA_NUMBER_MAX + 1];
     char priority[SLA_PRIORITY_MAX + 1];
     char policy[SLA_POLICY_MAX + 1];
@@ -52,22 +57,38 @@ int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row);
 int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row);
 /* The ticket's clock for target, locked for update: 1 found, 0 none, -1. */
 int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row);
-/* Write the clock's mutable fields back. 0 or -1. */
+/* The same for a complaint's clock. */
+int sla_store_lock_complaint(cs_db_t *db, const char *complaint_id, sla_target_t target,
+                             sla_clock_row_t *row);
+/* Write the clock's mutable fields back (its terms too: target, priority,
+   calendar, policy id). 0 or -1. */
 int sla_store_save(cs_db_t *db, const sla_clock_row_t *row);
 /* Keep the team and assignee carried by the latest ticket facts. 0 or -1. */
 int sla_store_set_owner(cs_db_t *db, const char *ticket_id, const char *team, const char *assignee);
-/* Record one step of a clock's history for its current round:
-   1 recorded, 0 this kind was already recorded for the round, -1. */
+/* Record one step of a clock's history for its current round, with the
+   clock's target from then on: 1 recorded, 0 already recorded (the
+   signals armed, warning, breached, met, fulfilled_late and stopped are
+   kept once per round, escalated once per level), -1. */
 int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
                       uint32_t percent, const char *source_event_id);
+/* The same with an escalation level (escalated) and a note (changed: why). */
+int sla_store_history_ex(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
+                         uint32_t percent, const char *source_event_id, int level,
+                         const char *note);
+/* The pause and resume instants of the row's current round, in order
+   (what sla_clock_recompute replays): a malloc'd array (caller frees; NULL
+   when there are none) and *n, or -1 on a database error. */
+int sla_store_pauses(cs_db_t *db, const sla_clock_row_t *row, int64_t **pauses, size_t *n);
 /* Clocks (running) whose deadline (SLA_DUE_BREACH) or warn instant
-   (SLA_DUE_WARNING, not yet warned) is at or before now_ms, oldest first,
-   locked (SKIP LOCKED), at most max. Returns the count or -1. */
+   (SLA_DUE_WARNING, not yet warned) is at or before now_ms, or (breached)
+   whose next escalation (SLA_DUE_ESCALATION) is, oldest first, locked
+   (SKIP LOCKED), at most max. Returns the count or -1. */
 int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t *rows, int max);
 /* Number of the ticket's clocks now breached (the escalation level). -1 on error. */
 int sla_store_breached_count(cs_db_t *db, const char *ticket_id);
 
-/* Emit a ClockEvent of type ("sla.armed", …) for row in the open transaction. */
+/* Emit a ClockEvent of type ("sla.armed", …) for row in the open
+   transaction; a complaint's clock carries its complaint_id. */
 int sla_store_emit(cs_db_t *db, const sla_clock_row_t *row, const char *type, int64_t at_ms,
                    uint32_t percent, uint32_t escalation_level, const char *trace_id);
 

@@ -8,12 +8,18 @@
  * the HTTP routes.
  *
  * Configuration beyond the skeleton's: CS_SLA_WARN_PERCENT (1..99, default
- * 80); CS_COMMIT_P{1..4}_{RESPONSE,RESOLUTION}_MIN (cs_commitment.h);
- * CS_SLA_CALENDAR (default 7x24) — the calendar new clocks count on;
+ * 80); CS_COMMIT_P{1..4}_{RESPONSE,RESOLUTION}_MIN (cs_commitment.h) and
+ * CS_SLA_COMPLAINT_ACCEPT_MIN, CS_SLA_COMPLAINT_HANDLE_MIN,
+ * CS_SLA_NEXT_UPDATE_MIN — the built-in policies (policy.h);
+ * CS_SLA_CALENDAR (default 7x24) — the built-in policies' calendar;
+ * CS_SLA_ESCALATE_AFTER_MIN (default 0,60,240) — escalation levels after a
+ * breach; CS_SLA_COMPLAINT_CLOCKS (default 1) — read the complaint stream
+ * (0 where no complaint service runs, e.g. tests of sla alone);
  * CS_SLA_MINUTE_SECONDS (default 60) — the length of a commitment "minute",
  * a knob for tests and demos only, so a 2-hour target can pass in seconds.
  */
 #include "api.h"
+#include "cs_config.h"
 #include "cs_ids.h"
 #include "cs_service.h"
 #include "monitor.h"
@@ -49,13 +55,18 @@ static void s_stop(cs_service_t *svc)
 
 int main(int argc, char **argv)
 {
-    static const char *const reads[] = {"dispatch", NULL};
-    static const cs_service_def_t def = {.name = "sla",
-                                         .port_base = 7300,
-                                         .migrations = sla_migrations,
-                                         .reads = reads,
-                                         .init = s_init,
-                                         .tick = s_tick,
-                                         .stop = s_stop};
+    static const char *reads[] = {"dispatch", "complaint", NULL};
+    int64_t complaint_clocks;
+    if (cs_env_int("CS_SLA_COMPLAINT_CLOCKS", 1, 0, 1, &complaint_clocks) < 0)
+        return 2;
+    if (!complaint_clocks)
+        reads[1] = NULL;
+    const cs_service_def_t def = {.name = "sla",
+                                  .port_base = 7300,
+                                  .migrations = sla_migrations,
+                                  .reads = reads,
+                                  .init = s_init,
+                                  .tick = s_tick,
+                                  .stop = s_stop};
     return cs_service_run(&def, argc, argv);
 }

@@ -1,7 +1,34 @@
 /*
  * monitor — sla-monitor's work on the bus: dispatch's ticket events arm,
- * fulfil, stop and re-arm clocks; the once-a-second tick turns clocks whose
- * warning share or deadline has passed into sla.warning / sla.breached.
+ * fulfil, pause, resume, recompute, stop and re-arm ticket clocks;
+ * complaint's events do the same for complaint clocks; the once-a-second
+ * tick turns clocks whose warning share, deadline or escalation moment has
+ * passed into sla.warning / sla.breached / sla.escalated.
+ *
+ * Ticket clocks (first_response, resolution), armed from received_at under
+ * the policy the ticket's facts match (policy.h):
+ *   - a ticket entering pending_customer (any event whose to_status says
+ *     so) pauses its counting clocks (sla.paused); leaving it (an agent's
+ *     resume or answer, the customer's reply — from_status
+ *     pending_customer) resumes them (sla.resumed);
+ *   - dispatch.ticket.responded meets the first-response clock only when
+ *     its actor is a person (not "system" nor a service): the automatic
+ *     acceptance letter is no first response;
+ *   - dispatch.ticket.reclassified chooses the policy again from the new
+ *     facts and recomputes every counting clock from its original start,
+ *     pauses kept (recompute.h; sla.changed);
+ *   - a reopened ticket re-arms its resolution clock as a new round.
+ * Complaint clocks (complaint_acceptance, complaint_handling):
+ *   complaint.opened arms acceptance from received_at (24 h by default),
+ *   .accepted meets it; .assigned arms handling (the owner's handle_due
+ *   when given, on real time, else the policy's target), .feedback_sent
+ *   meets it, .escalated re-arms it as a new round (back to handling), and
+ *   .archived stops them all.
+ * Escalation: a breached clock still open climbs one level at each delay
+ * of CS_SLA_ESCALATE_AFTER_MIN (default "0,60,240" minutes after the
+ * deadline; "none" for no levels), each level emitted once as sla.escalated
+ * with its escalation_level — after a restart, every level whose moment
+ * passed while the monitor was down goes out at once, once.
  *
  * Handlers are idempotent by (ticket_id, target): any dispatch event about
  * a ticket first makes sure its two clocks exist (armed from the facts the
@@ -22,10 +49,10 @@
 
 typedef struct sla_monitor sla_monitor_t;
 
-/* Read the configuration (CS_SLA_WARN_PERCENT, CS_SLA_MINUTE_SECONDS, the
-   commitment table, CS_SLA_CALENDAR — the calendar new clocks count on,
-   default "7x24", which must resolve through db now); NULL after logging
-   what is wrong. */
+/* Read the configuration (CS_SLA_WARN_PERCENT, CS_SLA_MINUTE_SECONDS,
+   CS_SLA_ESCALATE_AFTER_MIN, the built-in policies' knobs, CS_SLA_CALENDAR
+   — the calendar of the built-in policies, default "7x24", which must
+   resolve through db now); NULL after logging what is wrong. */
 sla_monitor_t *sla_monitor_new(cs_db_t *db);
 void sla_monitor_destroy(sla_monitor_t **self_p);
 /* The minute and warning share clocks count with; its calendar is NULL:
@@ -34,7 +61,12 @@ const sla_policy_t *sla_monitor_policy(sla_monitor_t *self);
 /* The calendar new clocks count on (CS_SLA_CALENDAR). */
 const char *sla_monitor_calendar(sla_monitor_t *self);
 
-/* Register the dispatch.ticket.* handlers on the consumer. */
+/* Parse an escalation list ("0,60,240": ascending minutes of minute_ms
+   after the deadline, at most SLA_ESCALATION_LEVELS_MAX; "none") into
+   policy's escalation fields. 0 or -1. */
+int sla_escalation_parse(const char *text, int64_t minute_ms, sla_policy_t *policy);
+
+/* Register the dispatch.ticket.* and complaint.* handlers on the consumer. */
 void sla_monitor_subscribe(sla_monitor_t *self, cs_consumer_t *consumer);
 
 /* Signal every clock due at now_ms, one transaction per batch; then refresh

@@ -3,18 +3,18 @@
  * preview.h).
  *
  * Nothing here decides a deadline: every change is one of clock.c's
- * functions, so a preview and a live clock cannot disagree. What this file
- * adds is the order of things — the tick's signals before each event, the
- * replay from the original start when the targets change — and a history
- * of what happened, for people to read.
+ * functions — the recompute from the original start on a change of targets
+ * included — so a preview and a live clock cannot disagree. What this file
+ * adds is the order of things (the tick's signals before each event) and a
+ * history of what happened, for people to read.
  */
 #include <stdio.h>
 #include <string.h>
 #include "preview.h"
 
 static const char *const s_kinds[SLA_EVENT_COUNT] = {
-    "created",          "agent_response", "customer_reply", "pending", "resumed",
-    "priority_changed", "resolved",       "closed",         "reopened"};
+    "created",          "agent_response", "customer_reply", "pending",  "resumed",
+    "priority_changed", "resolved",       "closed",         "reopened", "policy_changed"};
 
 const char *sla_event_kind_name(sla_event_kind_t kind)
 {
@@ -38,22 +38,34 @@ static void s_step(sla_preview_clock_t *pc, const char *kind, int64_t at_ms)
     pc->steps[pc->nsteps++] = (sla_preview_step_t){kind, pc->clock.round, at_ms};
 }
 
+static int64_t s_max(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
 /* What the once-a-second tick would have signalled up to and including
-   now_ms: the warning at its instant, then the breach at the deadline. */
-static void s_advance(sla_preview_clock_t *pc, int64_t now_ms)
+   now_ms, each signal once: the warning at its instant, the breach at the
+   deadline, then each escalation level. The tick learns of a schedule when
+   the clock is armed or recomputed (known_since_ms): a warning and a
+   deadline that both lie before that moment reach it together, and then,
+   as in sla_monitor_tick, only the breach goes out. */
+static void s_advance(sla_preview_clock_t *pc, const sla_policy_t *policy, int64_t now_ms)
 {
     sla_clock_t *c = &pc->clock;
     for (;;) {
         sla_due_t due = sla_clock_due(c, now_ms);
         if (due == SLA_DUE_NONE)
             return;
-        if (due == SLA_DUE_BREACH && !c->warned && c->warn_at_ms < c->deadline_ms)
+        if (due == SLA_DUE_BREACH && !c->warned && c->warn_at_ms < c->deadline_ms &&
+            s_max(c->warn_at_ms, pc->known_since_ms) < s_max(c->deadline_ms, pc->known_since_ms))
             due = SLA_DUE_WARNING; /* the tick saw the warning share first */
-        sla_clock_mark(c, due);
-        if (due == SLA_DUE_WARNING)
-            s_step(pc, "warning", c->warn_at_ms);
-        else
-            s_step(pc, "breached", c->deadline_ms);
+        int64_t at = sla_clock_due_at(c, due);
+        sla_clock_mark(c, policy, due);
+        s_step(pc,
+               due == SLA_DUE_WARNING  ? "warning"
+               : due == SLA_DUE_BREACH ? "breached"
+                                       : "escalated",
+               at);
     }
 }
 
@@ -75,9 +87,48 @@ static void s_fulfil(sla_preview_clock_t *pc, int64_t at_ms)
     }
 }
 
-/* Apply one event (never "created" or "priority_changed", which the
-   caller handles) at e->at_ms to both clocks. 0 or -1 (out of range). */
-static int s_apply(sla_preview_t *out, const sla_policy_t *policy, const sla_preview_event_t *e)
+/* Pause (pause != 0) or resume every clock that can, keeping the instant
+   in the round's history as a live clock does. 0 or -1. */
+static int s_pause_all(sla_preview_t *out, const sla_policy_t *policy, int pause, int64_t at_ms)
+{
+    for (int t = 0; t < SLA_TICKET_TARGETS; t++) {
+        sla_preview_clock_t *pc = &out->clocks[t];
+        int rc = pause ? sla_clock_pause(&pc->clock, at_ms)
+                       : sla_clock_resume(&pc->clock, policy, at_ms);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        pc->pauses[pc->npauses++] = at_ms;
+        s_step(pc, pause ? "paused" : "resumed", at_ms);
+    }
+    return 0;
+}
+
+/* New targets: every clock still counting is recomputed from its round's
+   start (sla_clock_recompute, the live clocks' function). 0 or -1. */
+static int s_change(sla_preview_t *out, const sla_policy_t *policy,
+                    const int64_t minutes[SLA_TICKET_TARGETS], int64_t at_ms)
+{
+    for (int t = 0; t < SLA_TICKET_TARGETS; t++) {
+        sla_preview_clock_t *pc = &out->clocks[t];
+        int rc = sla_clock_recompute(&pc->clock, policy, minutes[t] * policy->minute_ms, pc->pauses,
+                                     pc->npauses);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            pc->known_since_ms = at_ms;
+            s_step(pc, "changed", at_ms);
+        }
+    }
+    return 0;
+}
+
+/* Apply one event (never "created") at e->at_ms to both clocks; targets[]
+   are the ticket's targets now (changed by priority_changed and
+   policy_changed). 0 or -1 (out of range). */
+static int s_apply(sla_preview_t *out, const sla_policy_t *policy, const sla_preview_event_t *e,
+                   int64_t targets[SLA_TICKET_TARGETS])
 {
     sla_preview_clock_t *fr = &out->clocks[SLA_TARGET_FIRST_RESPONSE];
     sla_preview_clock_t *res = &out->clocks[SLA_TARGET_RESOLUTION];
@@ -90,70 +141,38 @@ static int s_apply(sla_preview_t *out, const sla_policy_t *policy, const sla_pre
         s_fulfil(res, e->at_ms);
         return 0;
     case SLA_EVENT_PENDING:
-        for (int t = 0; t < SLA_TARGET_COUNT; t++) {
-            int rc = sla_clock_pause(&out->clocks[t].clock, e->at_ms);
-            if (rc < 0)
-                return -1;
-            if (rc > 0)
-                s_step(&out->clocks[t], "paused", e->at_ms);
-        }
-        return 0;
+        return s_pause_all(out, policy, 1, e->at_ms);
     case SLA_EVENT_CUSTOMER_REPLY:
     case SLA_EVENT_RESUMED:
-        for (int t = 0; t < SLA_TARGET_COUNT; t++) {
-            int rc = sla_clock_resume(&out->clocks[t].clock, policy, e->at_ms);
-            if (rc < 0)
-                return -1;
-            if (rc > 0)
-                s_step(&out->clocks[t], "resumed", e->at_ms);
-        }
-        return 0;
+        return s_pause_all(out, policy, 0, e->at_ms);
     case SLA_EVENT_CLOSED:
-        for (int t = 0; t < SLA_TARGET_COUNT; t++)
+        for (int t = 0; t < SLA_TICKET_TARGETS; t++)
             if (sla_clock_stop(&out->clocks[t].clock, e->at_ms))
                 s_step(&out->clocks[t], "stopped", e->at_ms);
         return 0;
     case SLA_EVENT_REOPENED: {
-        int rc = sla_clock_rearm(&res->clock, policy, e->at_ms);
+        /* A new round under the ticket's present targets. */
+        sla_clock_t next = res->clock;
+        next.target_minutes = targets[SLA_TARGET_RESOLUTION];
+        next.target_ms = targets[SLA_TARGET_RESOLUTION] * policy->minute_ms;
+        int rc = sla_clock_rearm(&next, policy, e->at_ms);
         if (rc < 0)
             return -1;
-        if (rc > 0)
+        if (rc > 0) {
+            res->clock = next;
+            res->npauses = 0;
+            res->known_since_ms = e->at_ms;
             s_step(res, "armed", e->at_ms);
+        }
         return 0;
     }
+    case SLA_EVENT_PRIORITY_CHANGED:
+    case SLA_EVENT_POLICY_CHANGED:
+        memcpy(targets, e->minutes, sizeof(e->minutes));
+        return s_change(out, policy, targets, e->at_ms);
     default:
         return 0;
     }
-}
-
-/* Arm both clocks at the creation and play events[1..upto), priority
-   changes among them ignored (the targets given supersede them). */
-static int s_play(sla_preview_t *out, const sla_policy_t *policy,
-                  const int64_t minutes[SLA_TARGET_COUNT], const sla_preview_event_t *events,
-                  size_t upto, char *err, size_t err_size)
-{
-    for (int t = 0; t < SLA_TARGET_COUNT; t++) {
-        sla_preview_clock_t *pc = &out->clocks[t];
-        memset(pc, 0, sizeof(*pc));
-        char why[128] = "";
-        if (sla_clock_arm(&pc->clock, policy, (sla_target_t)t, events[0].at_ms, minutes[t], why,
-                          sizeof(why)) < 0) {
-            snprintf(err, err_size, "%s: %s", sla_target_name((sla_target_t)t), why);
-            return -1;
-        }
-        s_step(pc, "armed", events[0].at_ms);
-    }
-    for (size_t i = 1; i < upto; i++) {
-        if (events[i].kind == SLA_EVENT_PRIORITY_CHANGED)
-            continue;
-        for (int t = 0; t < SLA_TARGET_COUNT; t++)
-            s_advance(&out->clocks[t], events[i].at_ms - 1);
-        if (s_apply(out, policy, &events[i]) < 0) {
-            snprintf(err, err_size, "event %zu: a deadline beyond the calendar's years", i);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* The timeline's shape: created first and only once, moments in range and
@@ -186,11 +205,20 @@ static int s_check(const sla_preview_event_t *events, size_t n, int64_t as_of_ms
             snprintf(err, err_size, "event %zu: earlier than the event before it", i);
             return -1;
         }
-        if (e->kind == SLA_EVENT_PRIORITY_CHANGED && ++changes > SLA_PREVIEW_CHANGES_MAX) {
-            snprintf(err, err_size, "event %zu: more than %d priority changes", i,
+        if (e->kind != SLA_EVENT_PRIORITY_CHANGED && e->kind != SLA_EVENT_POLICY_CHANGED)
+            continue;
+        if (++changes > SLA_PREVIEW_CHANGES_MAX) {
+            snprintf(err, err_size, "event %zu: more than %d priority or policy changes", i,
                      SLA_PREVIEW_CHANGES_MAX);
             return -1;
         }
+        for (int t = 0; t < SLA_TICKET_TARGETS; t++)
+            if (e->minutes[t] < 1 || e->minutes[t] > SLA_PREVIEW_TARGET_MAX) {
+                snprintf(err, err_size, "event %zu: %s: target of %lld minutes is outside 1..%d", i,
+                         sla_target_name((sla_target_t)t), (long long)e->minutes[t],
+                         SLA_PREVIEW_TARGET_MAX);
+                return -1;
+            }
     }
     if (as_of_ms && (as_of_ms < events[n - 1].at_ms || as_of_ms > SLA_PREVIEW_MAX_MS)) {
         snprintf(err, err_size, "as_of: not before the last event and not after 2100");
@@ -199,46 +227,41 @@ static int s_check(const sla_preview_event_t *events, size_t n, int64_t as_of_ms
     return 0;
 }
 
-int sla_preview_run(const sla_policy_t *policy, const int64_t minutes[SLA_TARGET_COUNT],
+int sla_preview_run(const sla_policy_t *policy, const int64_t minutes[SLA_TICKET_TARGETS],
                     const sla_preview_event_t *events, size_t n, int64_t as_of_ms,
                     sla_preview_t *out, char *err, size_t err_size)
 {
     memset(out, 0, sizeof(*out));
     if (s_check(events, n, as_of_ms, err, err_size) < 0)
         return -1;
-    int64_t targets[SLA_TARGET_COUNT];
+    int64_t targets[SLA_TICKET_TARGETS];
     memcpy(targets, minutes, sizeof(targets));
-    if (s_play(out, policy, targets, events, 1, err, err_size) < 0)
-        return -1;
-    for (size_t i = 1; i < n; i++) {
-        const sla_preview_event_t *e = &events[i];
-        if (e->kind != SLA_EVENT_PRIORITY_CHANGED) {
-            for (int t = 0; t < SLA_TARGET_COUNT; t++)
-                s_advance(&out->clocks[t], e->at_ms - 1);
-            if (s_apply(out, policy, e) < 0) {
-                snprintf(err, err_size, "event %zu: a deadline beyond the calendar's years", i);
-                return -1;
-            }
-            continue;
-        }
-        /* Recompute from the original start: everything before the change
-           replayed with the new targets. */
-        memcpy(targets, e->minutes, sizeof(targets));
-        char why[160] = "";
-        if (s_play(out, policy, targets, events, i, why, sizeof(why)) < 0) {
-            snprintf(err, err_size, "event %zu: %s", i, why);
+    for (int t = 0; t < SLA_TICKET_TARGETS; t++) {
+        sla_preview_clock_t *pc = &out->clocks[t];
+        char why[128] = "";
+        if (sla_clock_arm(&pc->clock, policy, (sla_target_t)t, events[0].at_ms, targets[t], why,
+                          sizeof(why)) < 0) {
+            snprintf(err, err_size, "%s: %s", sla_target_name((sla_target_t)t), why);
             return -1;
         }
-        for (int t = 0; t < SLA_TARGET_COUNT; t++) {
-            s_advance(&out->clocks[t], e->at_ms - 1);
-            s_step(&out->clocks[t], "changed", e->at_ms);
+        pc->known_since_ms = events[0].at_ms;
+        s_step(pc, "armed", events[0].at_ms);
+    }
+    for (size_t i = 1; i < n; i++) {
+        const sla_preview_event_t *e = &events[i];
+        for (int t = 0; t < SLA_TICKET_TARGETS; t++)
+            s_advance(&out->clocks[t], policy, e->at_ms - 1);
+        if (s_apply(out, policy, e, targets) < 0) {
+            snprintf(err, err_size, "event %zu: a deadline beyond the calendar's years", i);
+            return -1;
         }
-        out->changes++;
+        if (e->kind == SLA_EVENT_PRIORITY_CHANGED || e->kind == SLA_EVENT_POLICY_CHANGED)
+            out->changes++;
     }
     out->as_of_ms = as_of_ms ? as_of_ms : events[n - 1].at_ms;
-    for (int t = 0; t < SLA_TARGET_COUNT; t++) {
+    for (int t = 0; t < SLA_TICKET_TARGETS; t++) {
         sla_preview_clock_t *pc = &out->clocks[t];
-        s_advance(pc, out->as_of_ms);
+        s_advance(pc, policy, out->as_of_ms);
         pc->used_ms = sla_clock_used_ms(&pc->clock, policy, out->as_of_ms);
         pc->percent = sla_clock_percent(&pc->clock, policy, out->as_of_ms);
     }

@@ -52,7 +52,7 @@
 
 #define SLA_REPORT_FETCH 5000
 #define SLA_REPORT_MAX_CLOCKS 5000000
-#define SLA_REPORT_FIELDS 18
+#define SLA_REPORT_FIELDS (6 + 6 * SLA_TARGET_COUNT)
 
 /* What a report may group by: the query's name and the clocks column. */
 static const struct {
@@ -157,7 +157,13 @@ static void s_fields(const s_summary_t *s, s_field_t f[SLA_REPORT_FIELDS])
         {"first_response_met", "first_response_breaches", "first_response_compliance_percent",
          "first_response_count", "first_response_mean_ms", "first_response_p90_ms"},
         {"resolution_met", "resolution_breaches", "resolution_compliance_percent",
-         "resolution_count", "resolution_mean_ms", "resolution_p90_ms"}};
+         "resolution_count", "resolution_mean_ms", "resolution_p90_ms"},
+        {"complaint_acceptance_met", "complaint_acceptance_breaches",
+         "complaint_acceptance_compliance_percent", "complaint_acceptance_count",
+         "complaint_acceptance_mean_ms", "complaint_acceptance_p90_ms"},
+        {"complaint_handling_met", "complaint_handling_breaches",
+         "complaint_handling_compliance_percent", "complaint_handling_count",
+         "complaint_handling_mean_ms", "complaint_handling_p90_ms"}};
     int k = 0;
     f[k++] = (s_field_t){"clocks", S_INT, s->clocks};
     f[k++] = (s_field_t){"open", S_INT, s->open};

@@ -432,7 +432,8 @@ class Faults(StackTestCase):
             for stream, last in self.rows(f"SELECT stream, last_seq FROM {s}.inbox_checkpoint"):
                 if int(last) != heads.get(stream, 0):
                     behind.append([s, stream, last, str(heads.get(stream, 0))])
-        reads = {"dispatch": ["intake", "sla"], "sla": ["dispatch"], "notify": ["dispatch", "survey"],
+        reads = {"dispatch": ["intake", "sla"], "sla": ["dispatch", "complaint"],
+                 "notify": ["dispatch", "survey"],
                  "survey": ["dispatch"], "complaint": ["dispatch"]}
         for s, peers in reads.items():
             have = {r[0] for r in self.rows(f"SELECT stream FROM {s}.inbox_checkpoint")}

@@ -36,6 +36,8 @@ class Chain:
             env[f"CS_{up}_PUB_PORT"] = str(base + offset + 1)
             env[f"CS_{up}_REPLAY_PORT"] = str(base + offset + 2)
         env["CS_INTAKE_SMTP_PORT"] = str(2525 + offset)
+        # sla reads complaint's stream only where a complaint service runs
+        env["CS_SLA_COMPLAINT_CLOCKS"] = "1" if "complaint" in self.services else "0"
         env.update(extra_env or {})
         self.env = env
 

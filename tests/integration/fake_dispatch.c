@@ -5,9 +5,13 @@
  * must run without dispatch's business logic.
  *
  *   POST /emit  {"type":"accepted|assigned|responded|resolved|closed|
- *                        terminated|reopened|escalated",
+ *                        terminated|reopened|escalated|status_changed|
+ *                        reclassified|…",
  *                "ticket_id","number","priority","received_at_ms","at_ms",
- *                "team","assignee","status","service_type","tier","channel",
+ *                "team","assignee","status",
+ *                "service_type","tier","channel" (facts),
+ *                "actor" (default: the assignee if any, else "system"),
+ *                "from_status","to_status","from_priority","from_service_type",
  *                "number_hex" (optional: raw bytes of the number, for
  *                              hostile-input tests),
  *                "no_facts" (optional: true sends a TicketEvent without facts)}
@@ -80,7 +84,13 @@ static void s_emit(cs_http_req_t *req, cs_http_resp_t *resp)
     facts.received_at_ms = json_integer_value(json_object_get(body, "received_at_ms"));
     Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
     te.facts = json_is_true(json_object_get(body, "no_facts")) ? NULL : &facts;
-    te.actor = "system";
+    te.actor = (char *)(*s_str(body, "actor") ? s_str(body, "actor")
+                        : *facts.assignee     ? facts.assignee
+                                              : "system");
+    te.from_status = (char *)s_str(body, "from_status");
+    te.to_status = (char *)s_str(body, "to_status");
+    te.from_priority = (char *)s_str(body, "from_priority");
+    te.from_service_type = (char *)s_str(body, "from_service_type");
     te.at_ms = json_integer_value(json_object_get(body, "at_ms"));
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;

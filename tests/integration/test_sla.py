@@ -42,7 +42,7 @@ class SlaTest(unittest.TestCase):
                        CS_DISPATCH_HTTP_PORT="17320", CS_DISPATCH_PUB_PORT="17321",
                        CS_DISPATCH_REPLAY_PORT="17322",
                        CS_SLA_HTTP_PORT="17330", CS_SLA_PUB_PORT="17331",
-                       CS_SLA_REPLAY_PORT="17332",
+                       CS_SLA_COMPLAINT_CLOCKS="0", CS_SLA_REPLAY_PORT="17332",
                        CS_SLA_MINUTE_SECONDS="1",
                        CS_COMMIT_P3_RESPONSE_MIN="5", CS_COMMIT_P3_RESOLUTION_MIN="8",
                        CS_COMMIT_P2_RESPONSE_MIN="60", CS_COMMIT_P2_RESOLUTION_MIN="120")
@@ -123,16 +123,20 @@ class SlaTest(unittest.TestCase):
         self.wait_clocks(t, lambda c: len(c) == 2 and all(
             x["state"] == "breached" for x in c.values()), "both clocks breached", 30)
         time.sleep(2.5)  # a repeat would show by now
+        # escalation level 1 comes with the breach (CS_SLA_ESCALATE_AFTER_MIN
+        # defaults to 0,60,240; level 2 would be a minute later)
         for target in ("first_response", "resolution"):
             self.assertEqual(self.emitted_in_order(t, target),
-                             ["sla.armed", "sla.warning", "sla.breached"], target)
+                             ["sla.armed", "sla.warning", "sla.breached", "sla.escalated"],
+                             target)
         c = self.clocks(t)
         fr = c["first_response"]
         self.assertTrue(fr["warned"])
         self.assertEqual(fr["breached_at"], fr["deadline"])
         self.assertGreaterEqual(fr["percent"], 100)
         kinds = [(h["kind"], h["percent"]) for h in fr["history"]]
-        self.assertEqual(kinds, [("armed", 0), ("warning", 80), ("breached", 100)])
+        self.assertEqual(kinds, [("armed", 0), ("warning", 80), ("breached", 100),
+                                 ("escalated", 100)])
         self.assertGreaterEqual(metric(SLA, "cs_sla_breaches_total", 'target="resolution"'), 1)
         status, body = http("GET", f"{SLA}/v1/clocks?state=breached&limit=1000")
         self.assertEqual(status, 200)
@@ -290,9 +294,11 @@ class SlaTest(unittest.TestCase):
         self.assertEqual(cu["resolution"]["state"], "running")
         time.sleep(2.5)
         self.assertEqual(self.emitted_in_order(t, "first_response"),
-                         ["sla.armed", "sla.warning", "sla.breached"])
-        # the resolution crossed 80 % while sla was down: breached, no late warning
-        self.assertEqual(self.emitted_in_order(t, "resolution"), ["sla.armed", "sla.breached"])
+                         ["sla.armed", "sla.warning", "sla.breached", "sla.escalated"])
+        # the resolution crossed 80 % while sla was down: breached, no late
+        # warning, and its first escalation level (due at the breach) once
+        self.assertEqual(self.emitted_in_order(t, "resolution"),
+                         ["sla.armed", "sla.breached", "sla.escalated"])
         self.assertEqual(self.emitted(u), {"sla.armed": 2, "sla.met": 1})
 
 

@@ -61,7 +61,7 @@ class SlaCalendarsTest(unittest.TestCase):
                        CS_DISPATCH_HTTP_PORT="19420", CS_DISPATCH_PUB_PORT="19421",
                        CS_DISPATCH_REPLAY_PORT="19422",
                        CS_SLA_HTTP_PORT="19430", CS_SLA_PUB_PORT="19431",
-                       CS_SLA_REPLAY_PORT="19432",
+                       CS_SLA_COMPLAINT_CLOCKS="0", CS_SLA_REPLAY_PORT="19432",
                        CS_SLA_CALENDAR="cn-office",
                        CS_COMMIT_P2_RESPONSE_MIN="120", CS_COMMIT_P2_RESOLUTION_MIN="1440")
         cls.procs = []
@@ -221,8 +221,10 @@ class SlaCalendarsTest(unittest.TestCase):
 
     def test_preview_a_priority_raised_late_is_breached_from_the_original_start(self):
         # Created Mon 2026-01-12 09:00 as P2 (2 h, due 11:00); at 10:30 it
-        # becomes 1 h: from the original start due 10:00 — warned at 09:48
-        # (80 %), breached at 10:00; the 10:40 answer is late.
+        # becomes 1 h: from the original start due 10:00 (warning share
+        # 09:48). Both lie before the change, so the tick, like the live
+        # monitor, signals only the breach (at 10:00) and its escalation
+        # level 1 (CS_SLA_ESCALATE_AFTER_MIN "0,..."); the 10:40 answer is late.
         c = self.preview({"calendar": "cn-office", "priority": "P2",
                           "events": [
                               {"type": "created", "at": at("2026-01-12 09:00")},
@@ -232,7 +234,7 @@ class SlaCalendarsTest(unittest.TestCase):
         fr = c["first_response"]
         self.assertEqual((fr["state"], fr["due_ms"]), ("breached", sh("2026-01-12 10:00")))
         self.assertEqual([h["kind"] for h in fr["history"]],
-                         ["armed", "warning", "breached", "changed", "fulfilled_late"])
+                         ["armed", "changed", "breached", "escalated", "fulfilled_late"])
 
     def test_preview_over_national_day_and_its_make_up_saturday(self):
         # Created Wed 2026-09-30 16:00 on an inline copy of cn-office's hours

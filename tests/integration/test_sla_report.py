@@ -192,6 +192,14 @@ AGENT_EQ = [4, 0, 2, 2, 0, 50.0, 2, 0, 100.0, 2, 900000, 1200000,
 AGENT_LI = [4, 0, 2, 0, 2, 100.0, 1, 0, 100.0, 1, 2700000, 2700000,
             1, 0, 100.0, 1, 21600000, 21600000]
 
+# A complaint's clocks (complaint_acceptance, complaint_handling) have their own columns;
+# the seeded set holds none: nothing met or breached, no share, no times.
+for target in ("complaint_acceptance", "complaint_handling"):
+    FIELDS += [f"{target}_met", f"{target}_breaches", f"{target}_compliance_percent",
+               f"{target}_count", f"{target}_mean_ms", f"{target}_p90_ms"]
+    for figures in (FIELD_TEAM, LAB_TEAM, TOTAL, AGENT_EQ, AGENT_LI):
+        figures += [0, 0, None, 0, None, None]
+
 
 def ts(local):
     """A +08:00 wall time as a timestamptz literal."""
@@ -213,6 +221,9 @@ class SlaReportTest(unittest.TestCase):
                        CS_DISPATCH_REPLAY_PORT="22202",
                        CS_SLA_HTTP_PORT="22300", CS_SLA_PUB_PORT="22301",
                        CS_SLA_REPLAY_PORT="22302", CS_SLA_CALENDAR="cn-office",
+                       # no complaint service here; and no escalation steps, which would
+                       # add "escalated" rows to the histories this test reads
+                       CS_SLA_COMPLAINT_CLOCKS="0", CS_SLA_ESCALATE_AFTER_MIN="none",
                        CS_COMMIT_P2_RESPONSE_MIN="60", CS_COMMIT_P2_RESOLUTION_MIN="480")
         cls.procs = []
         try:

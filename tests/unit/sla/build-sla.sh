@@ -7,7 +7,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
-TESTS="test_clock test_calendar test_preview"
+TESTS="test_clock test_calendar test_preview test_policy test_recompute"
 for t in $TESTS; do
     make --no-print-directory -s build/tests/unit/sla/$t
     build/tests/unit/sla/$t

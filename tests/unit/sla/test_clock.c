@@ -167,7 +167,7 @@ static void test_warning_is_due_at_80_percent_and_only_once(void **state)
     (void)state;
     sla_clock_t c = s_armed(120);
     assert_int_equal(sla_clock_due(&c, T0 + 96 * MIN), SLA_DUE_WARNING);
-    sla_clock_mark(&c, SLA_DUE_WARNING);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_WARNING);
     assert_true(c.warned);
     assert_int_equal(c.state, SLA_CLOCK_RUNNING);
     assert_int_equal(sla_clock_due(&c, T0 + 100 * MIN), SLA_DUE_NONE);
@@ -177,10 +177,10 @@ static void test_breach_is_due_at_100_percent_and_only_once(void **state)
 {
     (void)state;
     sla_clock_t c = s_armed(120);
-    sla_clock_mark(&c, SLA_DUE_WARNING);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_WARNING);
     assert_int_equal(sla_clock_due(&c, T0 + 120 * MIN - 1), SLA_DUE_NONE);
     assert_int_equal(sla_clock_due(&c, T0 + 120 * MIN), SLA_DUE_BREACH);
-    sla_clock_mark(&c, SLA_DUE_BREACH);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_BREACH);
     assert_int_equal(c.state, SLA_CLOCK_BREACHED);
     assert_int_equal(c.breached_at_ms, T0 + 120 * MIN);
     assert_int_equal(sla_clock_due(&c, T0 + 500 * MIN), SLA_DUE_NONE);
@@ -241,7 +241,7 @@ static void test_a_response_to_a_breached_clock_closes_the_breach_once(void **st
 {
     (void)state;
     sla_clock_t c = s_armed(120);
-    sla_clock_mark(&c, SLA_DUE_BREACH);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_BREACH);
     assert_int_equal(sla_clock_fulfil(&c, T0 + 130 * MIN), SLA_FULFIL_CLOSED_BREACH);
     assert_int_equal(c.state, SLA_CLOCK_BREACHED);
     assert_int_equal(c.stopped_at_ms, T0 + 130 * MIN);
@@ -268,7 +268,7 @@ static void test_reopening_rearms_a_met_resolution_clock_as_a_new_round(void **s
 {
     (void)state;
     sla_clock_t c = s_armed(120);
-    sla_clock_mark(&c, SLA_DUE_WARNING);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_WARNING);
     sla_clock_fulfil(&c, T0 + 100 * MIN);
     int64_t reopen = T0 + 24 * 60 * MIN;
     assert_int_equal(sla_clock_rearm(&c, &s_policy, reopen), 1);
@@ -300,7 +300,7 @@ static void test_a_breach_still_open_is_not_rearmed(void **state)
 {
     (void)state;
     sla_clock_t c = s_armed(120);
-    sla_clock_mark(&c, SLA_DUE_BREACH);
+    sla_clock_mark(&c, &s_policy, SLA_DUE_BREACH);
     assert_int_equal(sla_clock_rearm(&c, &s_policy, T0 + 300 * MIN), 0);
     assert_int_equal(c.state, SLA_CLOCK_BREACHED);
 }
