@@ -416,6 +416,37 @@ class DeskTest(StackTestCase):
                                              "dispatch.ticket.escalated"])
 
 
+class OpenApiTest(unittest.TestCase):
+    def test_the_openapi_file_parses_and_documents_every_action_and_queue(self):
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest("python3-yaml is not installed")
+        with open(os.path.join(ROOT, "docs/api/dispatch.openapi.yaml"), encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+        self.assertTrue(doc["openapi"].startswith("3."))
+        paths = doc["paths"]
+        for action in ALLOWED:
+            self.assertIn(f"/v1/tickets/{{number}}/{action}", paths, action)
+            self.assertIn("409", paths[f"/v1/tickets/{{number}}/{action}"]["post"]["responses"])
+        for queue in ("mine", "team", "unassigned", "at-risk"):
+            self.assertIn(f"/v1/queues/{queue}", paths)
+
+        def refs(o):
+            if isinstance(o, dict):
+                for k, v in o.items():
+                    if k == "$ref":
+                        node = doc
+                        for part in v[2:].split("/"):
+                            node = node[part]  # KeyError: a dangling reference
+                    else:
+                        refs(v)
+            elif isinstance(o, list):
+                for x in o:
+                    refs(x)
+        refs(doc)
+
+
 class FairnessTest(StackTestCase):
     """N tickets to M agents at once: loads differ by at most one."""
 
