@@ -22,6 +22,7 @@ typedef struct {
 } action_route_t;
 
 static action_route_t s_action_routes[TICKET_ACTION_COUNT];
+static char s_region[16] = "east"; /* CS_DISPATCH_REGION: teams of unheld tickets */
 
 /* ---- agent actions --------------------------------------------------------------- */
 
@@ -278,9 +279,14 @@ static char *s_report_text(json_t *rep, int en)
     char parts[TICKET_MESSAGE_MAX + 1] = "";
     size_t i, plen = 0;
     json_t *part;
-    json_array_foreach(json_object_get(rep, "parts"), i, part) plen +=
-        (size_t)snprintf(parts + plen, plen < sizeof(parts) ? sizeof(parts) - plen : 0, "%s%s",
-                         i ? "; " : "", json_string_value(part));
+    json_array_foreach(json_object_get(rep, "parts"), i, part)
+    {
+        int n = snprintf(parts + plen, sizeof(parts) - plen, "%s%s", i ? "; " : "",
+                         json_string_value(part));
+        if (n < 0 || (size_t)n >= sizeof(parts) - plen)
+            break; /* the list is cut at the report's bound; the row keeps it whole */
+        plen += (size_t)n;
+    }
     const char *values[4] = {work, parts, cause, advice};
     for (int k = 0; k < 4; k++)
         if (!s_blank(values[k]) && len < cap)
@@ -1058,6 +1064,7 @@ static const char *const s_queues[] = {"mine", "team", "unassigned", "at-risk"};
 void api_register(cs_service_t *svc)
 {
     cs_http_t *http = cs_service_http(svc);
+    snprintf(s_region, sizeof(s_region), "%s", cs_env_svc("dispatch", "REGION", "east"));
     cs_http_route(http, "GET", "/v1/tickets", s_list, svc);
     cs_http_route(http, "GET", "/v1/tickets/*", s_get, svc);
     for (int a = 0; a < TICKET_ACTION_COUNT; a++) {

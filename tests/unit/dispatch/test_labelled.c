@@ -50,9 +50,9 @@ typedef struct {
 } tally_t;
 
 static const char *const s_types[] = {
-    "equipment_maintenance", "process_optimisation", "safety_inspection",
+    "equipment_maintenance",    "process_optimisation", "safety_inspection",
     "environmental_compliance", "technical_consulting", "training",
-    "data_monitoring", "product_supply", "complaint"};
+    "data_monitoring",          "product_supply",       "complaint"};
 #define NTYPES (sizeof(s_types) / sizeof(s_types[0]))
 
 static int s_type_index(const char *t)
