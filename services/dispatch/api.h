@@ -1,25 +1,26 @@
 /*
- * api — dispatch's HTTP face (port 7200 by default).
+ * api — dispatch's HTTP face (port 7200 by default). The whole API, with
+ * bodies and answers, is docs/api/dispatch.openapi.yaml; in short:
  *
- *   GET  /v1/tickets?status=&assignee=&limit=   newest first (limit ≤ 500)
- *   GET  /v1/tickets/{number}                    the ticket and its history
- *   POST /v1/tickets/{number}/respond   {"agent","message"}  → in_progress
- *   POST /v1/tickets/{number}/hold      {"agent","reason"?}  → pending_customer
- *   POST /v1/tickets/{number}/resolve   {"agent","report"}   → resolved
- *   POST /v1/tickets/{number}/close     {"agent","reason"?}  → closed
- *   POST /v1/tickets/{number}/reopen    {"agent","reason"}   → reopened
- *   POST /v1/tickets/{number}/terminate {"agent","reason"}   → terminated
- *   GET  /v1/stats      {"tickets","open","by_type","by_team","by_status",
- *                        "by_priority","by_channel"}
- *   GET  /v1/agents                       the desk, with each agent's load
- *   POST /v1/agents/{login}/presence  {"presence":"online|away|offline"}
+ *   GET  /v1/tickets?status=&priority=&service_type=&team=&assignee=&emergency=&limit=&offset=
+ *   GET  /v1/tickets/{number}            the ticket, its text, history, notes, reports
+ *   POST /v1/tickets/{number}/{action}   accept, assign, respond, hold, resume, transfer,
+ *                                        note, reclassify, resolve, close, reopen, terminate
+ *   GET  /v1/queues/{mine,team,unassigned,at-risk}   open tickets, most urgent first
+ *   GET  /v1/agents, POST /v1/agents/{login}/presence
+ *   GET  /v1/teams,  PUT /v1/teams/{code}/shifts
+ *   GET  /v1/stats
  *
  * Answers: 200 with the ticket after an action; 404 unknown ticket or agent;
  * 409 when the lifecycle forbids the action in the ticket's status (the
- * message names the status); 403 when the agent is neither the ticket's
- * assignee nor its first-contact owner; 422 naming a missing or bad field.
- * Checked in this order: 422 (body), 404, 409, 403 — a ticket's status is
- * not a secret on the desk, and "it is queued" helps more than "not yours".
+ * message names the status and the action); 403 when the actor may not
+ * (assignee and first-contact owner act on a ticket; the lead of its team,
+ * supervisors and ops on every ticket; assign is for leads and up; accept
+ * for agents skilled in the ticket's type); 422 naming a missing or bad
+ * field. Checked in this order: 422 (body), 404, 409, 403 — a ticket's
+ * status is not a secret on the desk, and "it is queued" helps more than
+ * "not yours". Assign, accept and transfer are people's decisions: they do
+ * not check presence, shifts or capacity, which bind automatic routing only.
  */
 #ifndef DISPATCH_API_H
 #define DISPATCH_API_H

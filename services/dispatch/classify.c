@@ -39,6 +39,8 @@ static const char *const s_service_types[] = {
 /* Ordered from least to most: a larger index is more urgent / wider. */
 static const char *const s_urgencies[] = {"low", "medium", "high", "critical"};
 static const char *const s_impacts[] = {"single", "site", "multi_site", "public"};
+#define TIERS 3
+static const char *const s_tiers[TIERS] = {"strategic", "large", "sme"};
 #define LEVELS 4
 
 typedef enum {
@@ -67,6 +69,8 @@ struct _classify_rules_t {
     int default_priority;       /* 1..4 */
     int matrix[LEVELS][LEVELS]; /* priority 1..4, 0 = not given */
     int matrix_line[LEVELS][LEVELS];
+    int tier_raise[TIERS]; /* steps a customer tier raises the priority */
+    int tier_line[TIERS];
     rule_t *rules;
     size_t rule_count;
     size_t rule_cap;
@@ -447,6 +451,29 @@ static int s_parse_matrix_line(parse_ctx_t *ctx, classify_rules_t *r, const char
     return 0;
 }
 
+/* tier <strategic|large|sme> <steps 0..3> */
+static int s_parse_tier_line(parse_ctx_t *ctx, classify_rules_t *r, const char *rest)
+{
+    char tier[32], steps[16], extra[8];
+    bool too_long = false;
+    int t, n;
+
+    if (!s_next_field(&rest, tier, sizeof(tier), &too_long) ||
+        !s_next_field(&rest, steps, sizeof(steps), &too_long))
+        return s_fail(ctx, "tier needs <strategic|large|sme> <steps 0..3>");
+    if (s_next_field(&rest, extra, sizeof(extra), &too_long))
+        return s_fail(ctx, "tier line has extra text");
+    if ((t = s_index_of(s_tiers, TIERS, tier)) < 0)
+        return s_fail(ctx, "unknown tier '%s'", tier);
+    if (s_parse_int(steps, 0, 3, &n) < 0)
+        return s_fail(ctx, "tier steps '%s' must be 0..3", steps);
+    if (r->tier_line[t])
+        return s_fail(ctx, "tier %s given twice (first on line %d)", tier, r->tier_line[t]);
+    r->tier_raise[t] = n;
+    r->tier_line[t] = ctx->line;
+    return 0;
+}
+
 /* default urgency|impact|priority <value> */
 static int s_parse_default_line(parse_ctx_t *ctx, classify_rules_t *r, const char *rest)
 {
@@ -520,6 +547,8 @@ static int s_parse_line(parse_ctx_t *ctx, classify_rules_t *r, const char *line)
         return s_parse_matrix_line(ctx, r, rest);
     if (strcmp(directive, "default") == 0)
         return s_parse_default_line(ctx, r, rest);
+    if (strcmp(directive, "tier") == 0)
+        return s_parse_tier_line(ctx, r, rest);
     return s_fail(ctx, "unknown directive '%s'", directive);
 }
 
@@ -553,6 +582,7 @@ classify_rules_t *classify_rules_parse(const char *text, size_t len, char *err, 
     r->default_urgency = 0; /* low */
     r->default_impact = 0;  /* single */
     r->default_priority = 3;
+    r->tier_raise[0] = 1; /* strategic, unless the file says otherwise */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3;
 
@@ -812,11 +842,16 @@ static void s_decide_priority(const classify_rules_t *r, const ticket_text_t *t,
     if (i < 0)
         i = s_highest_signal(r, t, RULE_IMPACT, r->default_impact);
     p = r->matrix[u][i] ? r->matrix[u][i] : r->default_priority;
-    if (in->tier && strcasecmp(in->tier, "strategic") == 0 && p > 1)
-        p--;
+    int tier = in->tier ? s_index_of(s_tiers, TIERS, in->tier) : -1;
+    if (tier >= 0)
+        p -= r->tier_raise[tier];
+    if (p < 1)
+        p = 1;
     snprintf(out->urgency, sizeof(out->urgency), "%s", s_urgencies[u]);
     snprintf(out->impact, sizeof(out->impact), "%s", s_impacts[i]);
-    snprintf(out->priority, sizeof(out->priority), "P%d", p);
+    out->priority[0] = 'P';
+    out->priority[1] = (char)('0' + p); /* 1..4 */
+    out->priority[2] = '\0';
 }
 
 int classify_ticket(const classify_rules_t *r, const classify_input_t *in, classify_result_t *out)

@@ -55,7 +55,14 @@ int routing_pick(const routing_agent_t *agents, size_t n, const char *service_ty
 
 int routing_presence_valid(const char *p)
 {
-    return p && (strcmp(p, "online") == 0 || strcmp(p, "away") == 0 || strcmp(p, "offline") == 0);
+    return p && (strcmp(p, "available") == 0 || strcmp(p, "busy") == 0 || strcmp(p, "away") == 0 ||
+                 strcmp(p, "offline") == 0);
+}
+
+int routing_role_valid(const char *r)
+{
+    return r && (strcmp(r, "agent") == 0 || strcmp(r, "team_lead") == 0 ||
+                 strcmp(r, "supervisor") == 0 || strcmp(r, "ops") == 0);
 }
 
 /* ---- with the database ---------------------------------------------------------- */
@@ -74,12 +81,15 @@ int routing_team_for(cs_db_t *db, const char *service_type, const char *region, 
     return 0;
 }
 
-/* The agents skilled in service_type with their open load, rows locked. */
+/* The agents skilled in service_type with their open load, rows locked.
+   "online" = available and on the shift of their region's team. */
 static routing_agent_t *s_load_candidates(cs_db_t *db, const char *service_type, size_t *n)
 {
     PGresult *r = cs_db_exec(
         db,
-        "SELECT a.login, a.region, array_to_string(a.skills, ','), a.presence = 'online',"
+        "SELECT a.login, a.region, array_to_string(a.skills, ','),"
+        " a.presence = 'available' AND team_on_shift((SELECT code FROM teams"
+        "   WHERE service_type = $1 AND region = a.region), now()),"
         " a.capacity, (SELECT count(*) FROM tickets t WHERE t.assignee = a.login"
         "   AND t.status IN ('assigned', 'in_progress', 'pending_customer', 'reopened')),"
         " coalesce((extract(epoch FROM a.last_assigned_at) * 1000)::bigint, 0)"
@@ -104,13 +114,16 @@ static routing_agent_t *s_load_candidates(cs_db_t *db, const char *service_type,
     return agents;
 }
 
-int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region)
+int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region, const char *exclude)
 {
     size_t n = 0;
     char team[64];
     routing_agent_t *agents = s_load_candidates(db, t->service_type, &n);
     if (!agents)
         return -1;
+    for (size_t k = 0; exclude && k < n; k++)
+        if (strcmp(agents[k].login, exclude) == 0)
+            agents[k].online = 0;
     int rc = -1;
     int i = routing_pick(agents, n, t->service_type);
     const char *region = i >= 0 ? agents[i].region : default_region;
@@ -121,10 +134,7 @@ int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region)
         rc = 0;
         goto out_free_agents;
     }
-    if (cs_db_cmd(db,
-                  "UPDATE agents SET last_assigned_at = clock_timestamp(),"
-                  " assigned_total = assigned_total + 1 WHERE login = $1",
-                  1, (const char *[]){agents[i].login}) != 1)
+    if (routing_note_assignment(db, agents[i].login) < 0)
         goto out_free_agents;
     ticket_set(t, &t->assignee, agents[i].login);
     if (!*t->owner)
@@ -133,4 +143,48 @@ int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region)
 out_free_agents:
     free(agents);
     return rc;
+}
+
+int routing_note_assignment(cs_db_t *db, const char *login)
+{
+    return cs_db_cmd(db,
+                     "UPDATE agents SET last_assigned_at = clock_timestamp(),"
+                     " assigned_total = assigned_total + 1 WHERE login = $1",
+                     1, (const char *[]){login}) == 1
+               ? 0
+               : -1;
+}
+
+int routing_person_load(cs_db_t *db, const char *login, routing_person_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    PGresult *r = cs_db_exec(db,
+                             "SELECT login, region, role, array_to_string(skills, ',')"
+                             " FROM agents WHERE login = $1 AND active",
+                             1, (const char *[]){login});
+    if (!r)
+        return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        snprintf(out->login, sizeof(out->login), "%s", cs_db_get(r, 0, 0));
+        snprintf(out->region, sizeof(out->region), "%s", cs_db_get(r, 0, 1));
+        snprintf(out->role, sizeof(out->role), "%s", cs_db_get(r, 0, 2));
+        snprintf(out->skills, sizeof(out->skills), "%s", cs_db_get(r, 0, 3));
+    }
+    PQclear(r);
+    return found;
+}
+
+int routing_team_contact(cs_db_t *db, const char *team, const char *which, char *login, size_t size)
+{
+    int lead = strcmp(which, "lead") == 0;
+    PGresult *r = cs_db_exec(db,
+                             lead ? "SELECT coalesce(lead, '') FROM teams WHERE code = $1"
+                                  : "SELECT coalesce(manager, '') FROM teams WHERE code = $1",
+                             1, (const char *[]){team ? team : ""});
+    if (!r)
+        return -1;
+    snprintf(login, size, "%s", PQntuples(r) ? cs_db_get(r, 0, 0) : "");
+    PQclear(r);
+    return 0;
 }

@@ -3,8 +3,11 @@
  *
  * Why: a ticket must reach a person who can do the work and has room for
  * it, fairly. The rule, in the desk's words:
- *   - only agents who are online, have the ticket's service type among their
- *     skills and hold fewer open tickets than their capacity can take it;
+ *   - only agents who are available (not busy, away or offline), on shift
+ *     (the shift calendar of their region's team for the ticket's service
+ *     type; a team without shifts works 7×24), have the ticket's service
+ *     type among their skills and hold fewer open tickets than their
+ *     capacity can take it;
  *   - of those, the one with the fewest open tickets takes it;
  *   - among equally loaded agents, the one who was given a ticket longest
  *     ago (never counts as longest) — a round robin, so that a quiet desk
@@ -33,7 +36,7 @@ typedef struct {
     char login[ROUTING_LOGIN_MAX];
     char region[16];
     char skills[ROUTING_SKILLS_MAX]; /* service type codes, comma-separated */
-    int online;                      /* presence == online */
+    int online;                      /* presence == available, and on shift */
     int capacity;                    /* open tickets at most */
     int load;                        /* open tickets now */
     int64_t last_assigned_ms;        /* 0 = never */
@@ -47,8 +50,10 @@ int routing_fits(const routing_agent_t *agent, const char *service_type);
    nobody fits (the ticket is queued). */
 int routing_pick(const routing_agent_t *agents, size_t n, const char *service_type);
 
-/* Presence values an agent can have. */
+/* Presence values an agent can have: available, busy, away, offline. */
 int routing_presence_valid(const char *presence);
+/* Roles on the desk: agent, team_lead, supervisor, ops. */
+int routing_role_valid(const char *role);
 
 /* ---- with the database (inside the caller's transaction) -------------------- */
 
@@ -56,8 +61,26 @@ int routing_presence_valid(const char *presence);
    rows so that two assigners never overfill one agent. On success sets
    t->assignee, t->team and, if unset, t->owner, records the assignment on
    the agent and returns 1; returns 0 when nobody fits (t->team is then the
-   queue's team) and -1 on a database error. Does not change t->status. */
-int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region);
+   queue's team) and -1 on a database error. Does not change t->status.
+   exclude (NULL for none) is an agent who must not be chosen (the one a
+   breached ticket is taken from). */
+int routing_assign(cs_db_t *db, ticket_t *t, const char *default_region, const char *exclude);
+
+/* One person of the desk, as the API checks an actor or a target. */
+typedef struct {
+    char login[ROUTING_LOGIN_MAX];
+    char region[16];
+    char role[16];
+    char skills[ROUTING_SKILLS_MAX];
+} routing_person_t;
+
+/* Load an active agent by login: 1 found, 0 not, -1 database error. */
+int routing_person_load(cs_db_t *db, const char *login, routing_person_t *out);
+/* Record that login was given a ticket (round robin; assigned_total). */
+int routing_note_assignment(cs_db_t *db, const char *login);
+/* The lead or the manager of team (which: "lead" or "manager"); "" if none. */
+int routing_team_contact(cs_db_t *db, const char *team, const char *which, char *login,
+                         size_t size);
 
 /* The team of service_type in region (or in any region when none there).
    Writes "" when there is no team for the type. 0 or -1. */

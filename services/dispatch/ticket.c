@@ -71,26 +71,50 @@ int ticket_status_is_open(ticket_status_t s)
 }
 
 /* done: the action as it reads after "it cannot be …", for the 409 an agent
-   gets when the lifecycle refuses it ("cannot be put on hold now"). */
+   gets when the lifecycle refuses it ("cannot be put on hold now").
+   target: the status it leads to, or KEEP for the actions that leave the
+   status as it is. from: the statuses it is allowed in (0 = wherever the
+   lifecycle allows the move to target). */
+#define KEEP (-1)
+#define WORKLOAD                                                                                   \
+    (B(TICKET_ASSIGNED) | B(TICKET_IN_PROGRESS) | B(TICKET_PENDING_CUSTOMER) | B(TICKET_REOPENED))
+#define UNFINISHED                                                                                 \
+    (B(TICKET_NEW) | B(TICKET_ACCEPTED) | B(TICKET_QUEUED) | WORKLOAD | B(TICKET_RESOLVED))
 static const struct {
     const char *name;
     const char *done;
-    ticket_status_t target;
+    int target;
+    unsigned from;
     const char *event;
     const char *text_field;
     int text_required;
 } s_actions[TICKET_ACTION_COUNT] = {
-    [TICKET_RESPOND] = {"respond", "responded to", TICKET_IN_PROGRESS, "dispatch.ticket.responded",
-                        "message", 1},
-    [TICKET_HOLD] = {"hold", "put on hold", TICKET_PENDING_CUSTOMER,
+    [TICKET_RESPOND] = {"respond", "responded to", TICKET_IN_PROGRESS, 0,
+                        "dispatch.ticket.responded", "message", 1},
+    [TICKET_HOLD] = {"hold", "put on hold", TICKET_PENDING_CUSTOMER, 0,
                      "dispatch.ticket.status_changed", "reason", 0},
-    [TICKET_RESOLVE] = {"resolve", "resolved", TICKET_RESOLVED, "dispatch.ticket.resolved",
+    [TICKET_RESOLVE] = {"resolve", "resolved", TICKET_RESOLVED, 0, "dispatch.ticket.resolved",
                         "report", 1},
-    [TICKET_CLOSE] = {"close", "closed", TICKET_CLOSED, "dispatch.ticket.closed", "reason", 0},
-    [TICKET_REOPEN] = {"reopen", "reopened", TICKET_REOPENED, "dispatch.ticket.reopened", "reason",
-                       1},
-    [TICKET_TERMINATE] = {"terminate", "terminated", TICKET_TERMINATED,
+    [TICKET_CLOSE] = {"close", "closed", TICKET_CLOSED, 0, "dispatch.ticket.closed", "reason", 0},
+    [TICKET_REOPEN] = {"reopen", "reopened", TICKET_REOPENED, 0, "dispatch.ticket.reopened",
+                       "reason", 1},
+    [TICKET_TERMINATE] = {"terminate", "terminated", TICKET_TERMINATED, 0,
                           "dispatch.ticket.terminated", "reason", 1},
+    /* accept and assign take a ticket nobody holds; one somebody holds is transferred */
+    [TICKET_ACCEPT] = {"accept", "accepted", TICKET_ASSIGNED, 0, "dispatch.ticket.assigned",
+                       "reason", 0},
+    [TICKET_ASSIGN] = {"assign", "assigned", TICKET_ASSIGNED, 0, "dispatch.ticket.assigned",
+                       "reason", 0},
+    [TICKET_TRANSFER] = {"transfer", "transferred", KEEP, WORKLOAD, "dispatch.ticket.transferred",
+                         "reason", 1},
+    /* a terminated ticket is finished for good; a closed one may still be
+       annotated (and reopened) */
+    [TICKET_NOTE] = {"note", "annotated", KEEP, UNFINISHED | B(TICKET_CLOSED),
+                     "dispatch.ticket.noted", "text", 1},
+    [TICKET_RESUME] = {"resume", "resumed", TICKET_IN_PROGRESS, B(TICKET_PENDING_CUSTOMER),
+                       "dispatch.ticket.status_changed", "reason", 0},
+    [TICKET_RECLASSIFY] = {"reclassify", "reclassified", KEEP, UNFINISHED,
+                           "dispatch.ticket.reclassified", "reason", 1},
 };
 
 const char *ticket_action_name(ticket_action_t a)
@@ -113,13 +137,22 @@ int ticket_action_parse(const char *name, ticket_action_t *out)
     return -1;
 }
 
-/* An action is allowed exactly where the lifecycle allows its move, so the
-   two tables can never disagree. */
+/* A moving action is allowed only where the lifecycle allows its move, so
+   the two tables can never disagree. */
 int ticket_action_target(ticket_action_t a, ticket_status_t from)
 {
-    if ((unsigned)a >= TICKET_ACTION_COUNT)
+    if ((unsigned)a >= TICKET_ACTION_COUNT || (unsigned)from >= TICKET_STATUS_COUNT)
         return -1;
-    return ticket_can_move(from, s_actions[a].target) ? (int)s_actions[a].target : -1;
+    if (s_actions[a].from && !(s_actions[a].from & B(from)))
+        return -1;
+    if (s_actions[a].target == KEEP)
+        return (int)from;
+    return ticket_can_move(from, (ticket_status_t)s_actions[a].target) ? s_actions[a].target : -1;
+}
+
+int ticket_action_keeps_status(ticket_action_t a)
+{
+    return (unsigned)a < TICKET_ACTION_COUNT && s_actions[a].target == KEEP;
 }
 
 const char *ticket_action_event(ticket_action_t a)
@@ -281,13 +314,31 @@ static ticket_t *s_new(void)
     ticket_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
-    const char **text[] = {
-        &self->ticket_id,     &self->number,         &self->channel,        &self->customer_id,
-        &self->customer_name, &self->customer_email, &self->customer_phone, &self->customer_company,
-        &self->tier,          &self->language,       &self->subject,        &self->description,
-        &self->message_id,    &self->requested_type, &self->service_type,   &self->urgency,
-        &self->impact,        &self->priority,       &self->rule_id,        &self->team,
-        &self->assignee,      &self->owner};
+    const char **text[] = {&self->ticket_id,
+                           &self->number,
+                           &self->channel,
+                           &self->customer_id,
+                           &self->customer_name,
+                           &self->customer_email,
+                           &self->customer_phone,
+                           &self->customer_company,
+                           &self->tier,
+                           &self->language,
+                           &self->subject,
+                           &self->description,
+                           &self->message_id,
+                           &self->requested_type,
+                           &self->service_type,
+                           &self->urgency,
+                           &self->impact,
+                           &self->priority,
+                           &self->rule_id,
+                           &self->team,
+                           &self->assignee,
+                           &self->owner,
+                           &self->emergency_rule_id,
+                           &self->at_risk,
+                           &self->at_risk_target};
     for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
         *text[i] = "";
     return self;
@@ -363,8 +414,14 @@ static void s_classify(ticket_t *self, const Cs__TicketCreated *tc, const classi
     ticket_set(self, &self->impact, out.impact);
     ticket_set(self, &self->priority, out.priority);
     ticket_set(self, &self->rule_id, out.rule_id);
+    ticket_set(self, &self->emergency_rule_id, out.emergency_rule_id);
     self->emergency_level = out.emergency_level;
     self->rules_version = classify_rules_version(rules);
+    ticket_set_commitments(self);
+}
+
+void ticket_set_commitments(ticket_t *self)
+{
     cs_commitment_t cm = cs_commitment_for(self->priority);
     self->first_response_minutes = cm.response_min;
     self->resolution_minutes = cm.resolution_min;
@@ -424,19 +481,20 @@ int ticket_insert(cs_db_t *db, const ticket_t *t)
                        ticket_status_name(t->status),
                        cs_db_i64(fr, t->first_response_minutes),
                        cs_db_i64(rs, t->resolution_minutes),
-                       cs_db_i64(es, t->expected_start_ms)};
+                       cs_db_i64(es, t->expected_start_ms),
+                       t->emergency_rule_id};
     int64_t n = cs_db_cmd(
         db,
         "INSERT INTO tickets (ticket_id, number, channel, received_at, customer_id,"
         " customer_name, customer_email, customer_phone, customer_company, tier, language,"
         " subject, description, message_id, requested_type, service_type, urgency, impact,"
         " priority, emergency_level, rule_id, rules_version, status, first_response_minutes,"
-        " resolution_minutes, expected_start_at)"
+        " resolution_minutes, expected_start_at, emergency_rule_id)"
         " VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0), $5, $6, $7, $8, $9, $10, $11,"
         " $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
-        " to_timestamp($26::bigint / 1000.0))"
+        " to_timestamp($26::bigint / 1000.0), $27)"
         " ON CONFLICT DO NOTHING",
-        26, p);
+        27, p);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
@@ -449,7 +507,7 @@ int ticket_insert(cs_db_t *db, const ticket_t *t)
     " first_response_minutes, resolution_minutes,"                                                 \
     " (extract(epoch FROM expected_start_at) * 1000)::bigint,"                                     \
     " (extract(epoch FROM created_at) * 1000)::bigint,"                                            \
-    " (extract(epoch FROM updated_at) * 1000)::bigint"
+    " (extract(epoch FROM updated_at) * 1000)::bigint, emergency_rule_id, at_risk, at_risk_target"
 
 /* Build a ticket from row i of a result selected with TICKET_COLUMNS. */
 static ticket_t *s_from_row(const PGresult *r, int i)
@@ -496,6 +554,9 @@ static ticket_t *s_from_row(const PGresult *r, int i)
     t->expected_start_ms = cs_db_get_i64(r, i, 29);
     t->created_at_ms = cs_db_get_i64(r, i, 30);
     t->updated_at_ms = cs_db_get_i64(r, i, 31);
+    ticket_set(t, &t->emergency_rule_id, cs_db_get(r, i, 32));
+    ticket_set(t, &t->at_risk, cs_db_get(r, i, 33));
+    ticket_set(t, &t->at_risk_target, cs_db_get(r, i, 34));
     return t;
 }
 
@@ -527,20 +588,38 @@ int ticket_load(cs_db_t *db, const char *by, const char *key, int lock, ticket_t
 
 int ticket_save(cs_db_t *db, const ticket_t *t)
 {
-    char esc[24];
-    const char *p[] = {t->ticket_id, ticket_status_name(t->status),      t->team, t->assignee,
-                       t->owner,     cs_db_i64(esc, t->escalation_level)};
+    char esc[24], em[24], fr[24], rs[24], es[24];
+    const char *p[] = {t->ticket_id,
+                       ticket_status_name(t->status),
+                       t->team,
+                       t->assignee,
+                       t->owner,
+                       cs_db_i64(esc, t->escalation_level),
+                       t->service_type,
+                       t->priority,
+                       cs_db_i64(em, t->emergency_level),
+                       t->emergency_rule_id,
+                       cs_db_i64(fr, t->first_response_minutes),
+                       cs_db_i64(rs, t->resolution_minutes),
+                       cs_db_i64(es, t->expected_start_ms)};
     int64_t n = cs_db_cmd(
         db,
         "UPDATE tickets SET status = $2, team = NULLIF($3, ''), assignee = NULLIF($4, ''),"
         " owner = NULLIF($5, ''), escalation_level = $6, updated_at = now(),"
+        " service_type = $7, priority = $8, emergency_level = $9, emergency_rule_id = $10,"
+        " first_response_minutes = $11, resolution_minutes = $12,"
+        " expected_start_at = to_timestamp($13::bigint / 1000.0),"
+        " at_risk = CASE WHEN $2 IN ('resolved', 'closed', 'terminated', 'reopened') THEN ''"
+        "   ELSE at_risk END,"
+        " at_risk_target = CASE WHEN $2 IN ('resolved', 'closed', 'terminated', 'reopened')"
+        "   THEN '' ELSE at_risk_target END,"
         " first_responded_at = CASE WHEN $2 = 'in_progress'"
         "   THEN coalesce(first_responded_at, now()) ELSE first_responded_at END,"
         " resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,"
         " closed_at = CASE WHEN $2 IN ('closed', 'terminated') THEN now()"
         "   WHEN $2 = 'reopened' THEN NULL ELSE closed_at END"
         " WHERE ticket_id = $1",
-        6, p);
+        13, p);
     return n == 1 ? 0 : -1;
 }
 
@@ -601,6 +680,10 @@ int ticket_emit(cs_db_t *db, const ticket_t *t, const char *type, const ticket_e
     te.expected_start_ms = t->expected_start_ms;
     te.rule_id = (char *)t->rule_id;
     te.escalation_level = ev->escalation_level;
+    te.from_priority = (char *)(ev->from_priority ? ev->from_priority : "");
+    te.from_service_type = (char *)(ev->from_service_type ? ev->from_service_type : "");
+    te.to_customer = ev->to_customer != 0;
+    te.escalated_to = (char *)(ev->escalated_to ? ev->escalated_to : "");
 
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;
@@ -614,6 +697,9 @@ int ticket_move(cs_db_t *db, ticket_t *t, ticket_status_t to, const char *type, 
     ticket_status_t from = t->status;
     assert(ticket_can_move(from, to));
     t->status = to;
+    if (to == TICKET_RESOLVED || to == TICKET_CLOSED || to == TICKET_TERMINATED ||
+        to == TICKET_REOPENED)
+        t->at_risk = t->at_risk_target = ""; /* as ticket_save writes it */
     if (ticket_save(db, t) < 0 ||
         ticket_history_add(db, t, actor, action, from, to, reason, message) < 0)
         return -1;
@@ -651,12 +737,15 @@ json_t *ticket_to_json(const ticket_t *t)
     json_object_set_new(o, "urgency", json_string(t->urgency));
     json_object_set_new(o, "impact", json_string(t->impact));
     json_object_set_new(o, "emergency_level", json_integer(t->emergency_level));
+    json_object_set_new(o, "emergency_rule_id", cs_json_str_or_null(t->emergency_rule_id));
     json_object_set_new(o, "rule_id", json_string(t->rule_id));
     json_object_set_new(o, "rules_version", json_integer(t->rules_version));
     json_object_set_new(o, "team", cs_json_str_or_null(t->team));
     json_object_set_new(o, "assignee", cs_json_str_or_null(t->assignee));
     json_object_set_new(o, "owner", cs_json_str_or_null(t->owner));
     json_object_set_new(o, "escalation_level", json_integer(t->escalation_level));
+    json_object_set_new(o, "at_risk", cs_json_str_or_null(t->at_risk));
+    json_object_set_new(o, "at_risk_target", cs_json_str_or_null(t->at_risk_target));
     json_object_set_new(o, "first_response_minutes", json_integer(t->first_response_minutes));
     json_object_set_new(o, "resolution_minutes", json_integer(t->resolution_minutes));
     json_object_set_new(o, "expected_start_at", cs_json_time(t->expected_start_ms));
@@ -689,25 +778,118 @@ json_t *ticket_history_json(cs_db_t *db, const char *ticket_id)
     return list;
 }
 
-json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
-                         int64_t offset)
+json_t *ticket_notes_json(cs_db_t *db, const char *ticket_id)
 {
-    char lim[24], off[24];
-    const char *p[] = {status, assignee, cs_db_i64(lim, limit), cs_db_i64(off, offset)};
     PGresult *r = cs_db_exec(db,
-                             "SELECT " TICKET_COLUMNS " FROM tickets"
-                             " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR assignee = $2)"
-                             " ORDER BY received_at DESC, number DESC LIMIT $3 OFFSET $4",
-                             4, p);
+                             "SELECT (extract(epoch FROM at) * 1000)::bigint, author, to_customer,"
+                             " text FROM ticket_notes WHERE ticket_id = $1 ORDER BY id",
+                             1, (const char *[]){ticket_id});
     if (!r)
         return NULL;
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
+        json_t *n = json_object();
+        json_object_set_new(n, "at", cs_json_time(cs_db_get_i64(r, i, 0)));
+        json_object_set_new(n, "author", json_string(cs_db_get(r, i, 1)));
+        json_object_set_new(n, "to_customer", json_boolean(strcmp(cs_db_get(r, i, 2), "t") == 0));
+        json_object_set_new(n, "text", json_string(cs_db_get(r, i, 3)));
+        json_array_append_new(list, n);
+    }
+    PQclear(r);
+    return list;
+}
+
+json_t *ticket_reports_json(cs_db_t *db, const char *ticket_id)
+{
+    PGresult *r = cs_db_exec(db,
+                             "SELECT (extract(epoch FROM at) * 1000)::bigint, author, work_done,"
+                             " parts::text, root_cause, recommendations FROM service_reports"
+                             " WHERE ticket_id = $1 ORDER BY id",
+                             1, (const char *[]){ticket_id});
+    if (!r)
+        return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *n = json_object();
+        json_t *parts = json_loads(cs_db_get(r, i, 3), 0, NULL);
+        json_object_set_new(n, "at", cs_json_time(cs_db_get_i64(r, i, 0)));
+        json_object_set_new(n, "author", json_string(cs_db_get(r, i, 1)));
+        json_object_set_new(n, "work_done", json_string(cs_db_get(r, i, 2)));
+        json_object_set_new(n, "parts", parts ? parts : json_array());
+        json_object_set_new(n, "root_cause", json_string(cs_db_get(r, i, 4)));
+        json_object_set_new(n, "recommendations", json_string(cs_db_get(r, i, 5)));
+        json_array_append_new(list, n);
+    }
+    PQclear(r);
+    return list;
+}
+
+/* The filter of ticket_query_json: $1..$10 as its parameters say. */
+#define TICKET_QUERY_WHERE                                                                         \
+    " FROM tickets WHERE ($1 = '' OR status = $1) AND ($2 = '' OR priority = $2)"                  \
+    " AND ($3 = '' OR service_type = $3) AND ($4 = '' OR team = $4)"                               \
+    " AND ($5 = '' OR assignee = $5) AND ($6 = '' OR assignee = $6 OR owner = $6)"                 \
+    " AND (NOT $7::boolean OR status NOT IN ('closed', 'terminated'))"                             \
+    " AND (NOT $8::boolean OR status IN ('new', 'accepted', 'queued'))"                            \
+    " AND (NOT $9::boolean OR at_risk <> '') AND emergency_level >= $10::integer"
+
+json_t *ticket_query_json(cs_db_t *db, const ticket_filter_t *f, int64_t limit, int64_t offset,
+                          int64_t *total)
+{
+    char lim[24], off[24], em[24];
+    const char *p[] = {f->status ? f->status : "",
+                       f->priority ? f->priority : "",
+                       f->service_type ? f->service_type : "",
+                       f->team ? f->team : "",
+                       f->assignee ? f->assignee : "",
+                       f->mine ? f->mine : "",
+                       f->open_only ? "t" : "f",
+                       f->unassigned_only ? "t" : "f",
+                       f->at_risk_only ? "t" : "f",
+                       cs_db_i64(em, f->min_emergency),
+                       cs_db_i64(lim, limit),
+                       cs_db_i64(off, offset)};
+    /* two texts rather than a pasted ORDER BY: every statement stays a constant */
+    /* two texts rather than a pasted ORDER BY: every statement stays a constant */
+    const char *sql =
+        f->queue_order
+            ? "SELECT " TICKET_COLUMNS ", count(*) OVER ()" TICKET_QUERY_WHERE
+              " ORDER BY (emergency_level = 0), emergency_level, (at_risk = 'breached') DESC,"
+              " priority, received_at, number LIMIT $11 OFFSET $12"
+            : "SELECT " TICKET_COLUMNS ", count(*) OVER ()" TICKET_QUERY_WHERE
+              " ORDER BY received_at DESC, number DESC LIMIT $11 OFFSET $12";
+    PGresult *r = cs_db_exec(db, sql, 12, p);
+    if (!r)
+        return NULL;
+    json_t *list = json_array();
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
         ticket_t *t = s_from_row(r, i);
         if (t)
             json_array_append_new(list, ticket_to_json(t));
         ticket_destroy(&t);
     }
+    if (total) {
+        /* past the last page the window has no row to say it: count again */
+        if (n > 0)
+            *total = cs_db_get_i64(r, 0, 35);
+        else {
+            PQclear(r);
+            r = cs_db_exec(db, "SELECT count(*)" TICKET_QUERY_WHERE, 10, p);
+            if (!r) {
+                json_decref(list);
+                return NULL;
+            }
+            *total = cs_db_get_i64(r, 0, 0);
+        }
+    }
     PQclear(r);
     return list;
+}
+
+json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
+                         int64_t offset)
+{
+    ticket_filter_t f = {.status = status, .assignee = assignee};
+    return ticket_query_json(db, &f, limit, offset, NULL);
 }

@@ -55,7 +55,11 @@ int ticket_status_is_workload(ticket_status_t s);
 /* 1 if a ticket in s is not finished (everything but closed/terminated). */
 int ticket_status_is_open(ticket_status_t s);
 
-/* What an agent can do to a ticket. */
+/* What an agent can do to a ticket. An action either moves the ticket to
+   its target status (legal exactly where the lifecycle allows that move, and
+   only from the statuses the action names, when it names some), or leaves
+   the status as it is (transfer, note, reclassify: legal in the statuses the
+   action names). */
 typedef enum {
     TICKET_RESPOND = 0, /* tell the customer something: → in_progress */
     TICKET_HOLD,        /* wait for the customer: → pending_customer */
@@ -63,20 +67,29 @@ typedef enum {
     TICKET_CLOSE,       /* → closed */
     TICKET_REOPEN,      /* → reopened */
     TICKET_TERMINATE,   /* contract end, scope change, customer request, breach */
+    TICKET_ACCEPT,      /* an agent takes an unassigned ticket: → assigned */
+    TICKET_ASSIGN,      /* a lead gives an unassigned ticket to an agent: → assigned */
+    TICKET_TRANSFER,    /* another assignee, same owner, with a reason */
+    TICKET_NOTE,        /* an internal note, or one sent to the customer */
+    TICKET_RESUME,      /* the customer is no longer awaited: pending_customer → in_progress */
+    TICKET_RECLASSIFY,  /* another priority, service type or emergency level */
     TICKET_ACTION_COUNT
 } ticket_action_t;
 
 const char *ticket_action_name(ticket_action_t a);
 /* The action as it reads after "cannot be": "responded to", "put on hold",
-   "resolved", "closed", "reopened", "terminated". */
+   "resolved", "closed", "reopened", "terminated", "accepted", … */
 const char *ticket_action_done(ticket_action_t a);
 int ticket_action_parse(const char *name, ticket_action_t *out);
-/* The status the action leads to from `from`, or -1 when it is not allowed there. */
+/* The status the action leads to from `from` (from itself for actions that
+   keep the status), or -1 when it is not allowed there. */
 int ticket_action_target(ticket_action_t a, ticket_status_t from);
+/* 1 if the action leaves the status as it is (transfer, note, reclassify). */
+int ticket_action_keeps_status(ticket_action_t a);
 /* The event type the action emits ("dispatch.ticket.responded"). */
 const char *ticket_action_event(ticket_action_t a);
-/* The request field carrying the action's text ("message", "report", "reason")
-   and whether it is required. */
+/* The request field carrying the action's text ("message", "report",
+   "reason", "text") and whether it is required. */
 const char *ticket_action_text_field(ticket_action_t a, int *required);
 
 /* ---- the ticket ------------------------------------------------------------ */
@@ -114,6 +127,7 @@ typedef struct {
     const char *priority;
     int emergency_level;
     const char *rule_id;
+    const char *emergency_rule_id; /* the rule that set the level, "requested", or "" */
     int rules_version;
     /* routing */
     const char *team;     /* "" when none */
@@ -126,6 +140,8 @@ typedef struct {
     int resolution_minutes;
     int64_t expected_start_ms;
     /* read from the database only */
+    const char *at_risk;        /* "", "warning", "breached" (from sla events) */
+    const char *at_risk_target; /* first_response, resolution, or "" */
     int64_t created_at_ms;
     int64_t updated_at_ms;
     ticket_arena_t *arena;
@@ -161,7 +177,9 @@ int ticket_insert(cs_db_t *db, const ticket_t *self);
 /* Load by "number" or "ticket_id", optionally locking the row (FOR UPDATE).
    1 found (*out set), 0 not found, -1 database error. */
 int ticket_load(cs_db_t *db, const char *by, const char *key, int lock, ticket_t **out);
-/* Write status, routing, escalation and the time stamps the status implies. */
+/* Write status, routing, escalation, classification, commitments and the
+   time stamps the status implies (a finished or reopened ticket is no longer
+   at risk). */
 int ticket_save(cs_db_t *db, const ticket_t *self);
 /* Append a history line: who (actor), what (action), from → to, why (reason). */
 int ticket_history_add(cs_db_t *db, const ticket_t *self, const char *actor, const char *action,
@@ -176,6 +194,10 @@ typedef struct {
     const char *reason;
     const char *message;
     unsigned escalation_level;
+    const char *from_priority;     /* .reclassified */
+    const char *from_service_type; /* .reclassified */
+    int to_customer;               /* .noted */
+    const char *escalated_to;      /* .escalated: the login told */
 } ticket_event_t;
 
 /* Emit type (a dispatch.ticket.* event) carrying the ticket's complete facts,
@@ -188,12 +210,38 @@ int ticket_emit(cs_db_t *db, const ticket_t *self, const char *type, const ticke
 int ticket_move(cs_db_t *db, ticket_t *self, ticket_status_t to, const char *type,
                 const char *actor, const char *action, const char *reason, const char *message);
 
+/* State the commitments that follow from the ticket's priority (response,
+   resolution, expected start counted from its receipt). */
+void ticket_set_commitments(ticket_t *self);
+
 /* The ticket as the API shows it, and its history (oldest first). */
 json_t *ticket_to_json(const ticket_t *self);
 json_t *ticket_history_json(cs_db_t *db, const char *ticket_id);
-/* Tickets newest first, filtered by status and assignee ("" = any), at most
-   limit after skipping offset (ties broken by number, so pages never overlap);
-   NULL on a database error. */
+/* Notes and service reports of a ticket, oldest first; NULL on a database error. */
+json_t *ticket_notes_json(cs_db_t *db, const char *ticket_id);
+json_t *ticket_reports_json(cs_db_t *db, const char *ticket_id);
+
+/* A filter over tickets; "" / 0 means any. */
+typedef struct {
+    const char *status;
+    const char *priority;
+    const char *service_type;
+    const char *team;
+    const char *assignee; /* assignee = this login */
+    const char *mine;     /* assignee or first-contact owner = this login */
+    int open_only;        /* not closed, not terminated */
+    int unassigned_only;  /* new, accepted, queued */
+    int at_risk_only;     /* an SLA warning or breach seen */
+    int min_emergency;    /* emergency level 1..3 at least */
+    int queue_order;      /* most urgent and oldest first, instead of newest first */
+} ticket_filter_t;
+
+/* Tickets matching f, at most limit after skipping offset (ties broken by
+   number, so pages never overlap); *total (if given) is how many match in
+   all. NULL on a database error. */
+json_t *ticket_query_json(cs_db_t *db, const ticket_filter_t *f, int64_t limit, int64_t offset,
+                          int64_t *total);
+/* Tickets newest first, filtered by status and assignee ("" = any). */
 json_t *ticket_list_json(cs_db_t *db, const char *status, const char *assignee, int64_t limit,
                          int64_t offset);
 

@@ -69,8 +69,9 @@ static int s_init(cs_service_t *svc)
                       "Notifications queued or deferred, waiting for delivery.");
     cs_consumer_t *consumer = cs_service_consumer(svc);
     static const char *const types[] = {"dispatch.ticket.accepted", "dispatch.ticket.responded",
-                                        "dispatch.ticket.resolved", "survey.requested",
-                                        "complaint.feedback_sent",  "complaint.escalated"};
+                                        "dispatch.ticket.resolved", "dispatch.ticket.noted",
+                                        "survey.requested",         "complaint.feedback_sent",
+                                        "complaint.escalated"};
     for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
         cs_consumer_on(consumer, types[i], outbound_on_event, &s_notify.outbound);
     api_register(svc);

@@ -281,18 +281,24 @@ static int s_from_ticket_event(const Cs__Envelope *env, outbound_t **out, const 
     const char *kind = strcmp(env->type, "dispatch.ticket.accepted") == 0    ? "acceptance"
                        : strcmp(env->type, "dispatch.ticket.responded") == 0 ? "update"
                        : strcmp(env->type, "dispatch.ticket.resolved") == 0  ? "resolution"
+                       : strcmp(env->type, "dispatch.ticket.noted") == 0     ? "note"
                                                                              : NULL;
     if (!kind || !te || !te->facts) {
         *why = "not_a_notification";
         return OUTBOUND_NONE;
     }
+    if (strcmp(kind, "note") == 0 && !te->to_customer) {
+        *why = "internal_note"; /* stays on the desk */
+        return OUTBOUND_NONE;
+    }
     const Cs__TicketFacts *f = te->facts;
-    if (strcmp(kind, "update") == 0 && s_blank(te->message)) {
+    if ((strcmp(kind, "update") == 0 || strcmp(kind, "note") == 0) && s_blank(te->message)) {
         *why = "no_message";
         return OUTBOUND_NONE;
     }
     /* An update carries the agent's own words: a person's mail, not an automatic one. */
-    outbound_t *o = s_new(kind, strcmp(kind, "update") != 0, f->language);
+    outbound_t *o =
+        s_new(kind, strcmp(kind, "update") != 0 && strcmp(kind, "note") != 0, f->language);
     if (!o)
         return OUTBOUND_ERROR;
     int en = strcmp(o->language, "en") == 0;
@@ -313,7 +319,7 @@ static int s_from_ticket_event(const Cs__Envelope *env, outbound_t **out, const 
     int rc = s_common_vars(o, o->recipient_name, f->subject);
     if (strcmp(kind, "acceptance") == 0)
         rc |= s_acceptance_vars(o, env);
-    else if (strcmp(kind, "update") == 0)
+    else if (strcmp(kind, "update") == 0 || strcmp(kind, "note") == 0)
         rc |= s_var(o->vars, "agent_name", s_agent(te, en), "-") |
               s_var(o->vars, "message", te->message, "-");
     else {

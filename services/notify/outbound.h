@@ -7,6 +7,7 @@
  *                                                     start, the commitments
  *   dispatch.ticket.responded  → "update"             the agent's message to the customer
  *   dispatch.ticket.resolved   → "resolution"         the service report
+ *   dispatch.ticket.noted      → "note"               an agent's note, when to_customer
  *   survey.requested           → "survey_invitation"  the signed survey link
  *   complaint.feedback_sent    → "complaint_feedback" the complaint handler's feedback letter
  *   complaint.escalated        → "complaint_escalation" an alert to the quality manager
@@ -44,7 +45,7 @@
 #define OUTBOUND_DEFAULT_QUALITY_MANAGER "quality.manager@petrocs.example"
 
 typedef struct {
-    const char *kind;     /* "acceptance", "update", "resolution", "survey_invitation" */
+    const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];

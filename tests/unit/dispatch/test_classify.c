@@ -62,7 +62,7 @@ static const char *s_type_of(const char *subject, const char *text)
 static void test_shipped_rules_file_loads_with_its_version(void **state)
 {
     (void)state;
-    assert_int_equal(classify_rules_version(s_rules), 1);
+    assert_int_equal(classify_rules_version(s_rules), 2);
 }
 
 /* ------------------------------------------------ service types, zh + en */
@@ -655,6 +655,37 @@ static void test_equal_scores_go_to_the_type_whose_rule_comes_first(void **state
     classify_rules_destroy(&r);
 }
 
+/* The tier lines decide how far a tier raises the priority:
+   medium x single is P3 in this matrix; large raises 2 steps -> P1;
+   strategic 3 steps -> P0, held at P1; sme 0 -> P3; no tier -> P3. */
+static void test_tier_lines_raise_the_priority_by_their_steps_never_above_p1(void **state)
+{
+    const char *text = "version 3\n"
+                       "default urgency medium\n"
+                       "matrix medium single P3\n"
+                       "tier strategic 3\n"
+                       "tier large 2\n"
+                       "tier sme 0\n";
+    char err[128] = "";
+    classify_rules_t *r = classify_rules_parse(text, strlen(text), err, sizeof(err));
+    classify_result_t out;
+    (void)state;
+    assert_non_null(r);
+    static const struct {
+        const char *tier, *priority;
+    } cases[] = {{"strategic", "P1"}, {"large", "P1"}, {"sme", "P3"}, {"", "P3"}, {NULL, "P3"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        classify_input_t in = {.text = "a question", .tier = cases[i].tier};
+        assert_int_equal(classify_ticket(r, &in, &out), 0);
+        assert_string_equal(out.priority, cases[i].priority);
+    }
+    classify_rules_destroy(&r);
+    s_assert_parse_error("version 1\ntier gold 1\n", "line 2: unknown tier 'gold'");
+    s_assert_parse_error("version 1\ntier sme 4\n", "line 2: tier steps '4' must be 0..3");
+    s_assert_parse_error("version 1\ntier sme 1\ntier sme 0\n",
+                         "line 3: tier sme given twice (first on line 2)");
+}
+
 static void test_missing_rules_file_is_reported(void **state)
 {
     char err[256] = "";
@@ -712,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_oversized_lines_and_nul_bytes_are_refused),
         cmocka_unit_test(test_windows_line_endings_and_bom_are_accepted),
         cmocka_unit_test(test_equal_scores_go_to_the_type_whose_rule_comes_first),
+        cmocka_unit_test(test_tier_lines_raise_the_priority_by_their_steps_never_above_p1),
         cmocka_unit_test(test_missing_rules_file_is_reported),
     };
     return cmocka_run_group_tests_name("classify", tests, s_setup, s_teardown);

@@ -162,10 +162,12 @@ static void test_the_same_desk_always_gives_the_same_answer(void **state)
 static void test_presence_values(void **state)
 {
     (void)state;
-    assert_true(routing_presence_valid("online"));
+    assert_true(routing_presence_valid("available"));
+    assert_true(routing_presence_valid("busy"));
     assert_true(routing_presence_valid("away"));
     assert_true(routing_presence_valid("offline"));
-    assert_false(routing_presence_valid("busy"));
+    assert_false(routing_presence_valid("online")); /* the API's alias, not a stored value */
+    assert_false(routing_presence_valid("Available"));
     assert_false(routing_presence_valid(""));
     assert_false(routing_presence_valid(NULL));
 }

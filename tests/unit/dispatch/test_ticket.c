@@ -164,9 +164,73 @@ static void test_every_allowed_action_is_a_legal_move(void **state)
     for (int a = 0; a < TICKET_ACTION_COUNT; a++)
         for (int s = 0; s < TICKET_STATUS_COUNT; s++) {
             int to = ticket_action_target((ticket_action_t)a, (ticket_status_t)s);
-            if (to >= 0)
+            if (to < 0)
+                continue;
+            if (ticket_action_keeps_status((ticket_action_t)a))
+                assert_int_equal(to, s);
+            else
                 assert_true(ticket_can_move((ticket_status_t)s, (ticket_status_t)to));
         }
+}
+
+/* The whole table, written out by hand from the lifecycle of issue 5: for
+   each action, the statuses it is allowed in; every other pair is refused. */
+static void test_every_action_in_every_status_by_hand(void **state)
+{
+    (void)state;
+    static const struct {
+        ticket_action_t action;
+        const char *allowed; /* space-separated statuses, each followed by a space */
+    } table[] = {
+        {TICKET_RESPOND, "assigned in_progress pending_customer reopened "},
+        {TICKET_HOLD, "in_progress "},
+        {TICKET_RESOLVE, "in_progress pending_customer reopened "},
+        {TICKET_CLOSE, "resolved "},
+        {TICKET_REOPEN, "resolved closed "},
+        {TICKET_TERMINATE,
+         "new accepted queued assigned in_progress pending_customer resolved reopened "},
+        {TICKET_ACCEPT, "accepted queued "},
+        {TICKET_ASSIGN, "accepted queued "},
+        {TICKET_TRANSFER, "assigned in_progress pending_customer reopened "},
+        {TICKET_NOTE, "new accepted queued assigned in_progress pending_customer resolved closed "
+                      "reopened "},
+        {TICKET_RESUME, "pending_customer "},
+        {TICKET_RECLASSIFY,
+         "new accepted queued assigned in_progress pending_customer resolved reopened "},
+    };
+    assert_int_equal(sizeof(table) / sizeof(table[0]), TICKET_ACTION_COUNT);
+    int allowed_pairs = 0;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        for (int s = 0; s < TICKET_STATUS_COUNT; s++) {
+            char word[32], hay[160];
+            snprintf(word, sizeof(word), " %s ", ticket_status_name((ticket_status_t)s));
+            snprintf(hay, sizeof(hay), " %s", table[i].allowed);
+            int expect = strstr(hay, word) != NULL;
+            int got = ticket_action_target(table[i].action, (ticket_status_t)s) >= 0;
+            if (expect != got)
+                fail_msg("%s in %s: expected %s", ticket_action_name(table[i].action),
+                         ticket_status_name((ticket_status_t)s), expect ? "allowed" : "refused");
+            allowed_pairs += got;
+        }
+    /* 4+1+3+1+2+8+2+2+4+9+1+8 = 45 of the 120 pairs are allowed */
+    assert_int_equal(allowed_pairs, 45);
+}
+
+static void test_resume_leads_back_to_work_and_transfer_keeps_the_status(void **state)
+{
+    (void)state;
+    assert_string_equal(s_after(TICKET_RESUME, "pending_customer"), "in_progress");
+    assert_string_equal(s_after(TICKET_RESUME, "in_progress"), "refused");
+    assert_string_equal(s_after(TICKET_TRANSFER, "pending_customer"), "pending_customer");
+    assert_string_equal(s_after(TICKET_TRANSFER, "queued"), "refused");
+    assert_string_equal(s_after(TICKET_ACCEPT, "queued"), "assigned");
+    assert_string_equal(s_after(TICKET_ACCEPT, "assigned"), "refused");
+    assert_string_equal(s_after(TICKET_NOTE, "closed"), "closed");
+    assert_string_equal(s_after(TICKET_NOTE, "terminated"), "refused");
+    assert_string_equal(ticket_action_event(TICKET_TRANSFER), "dispatch.ticket.transferred");
+    assert_string_equal(ticket_action_event(TICKET_NOTE), "dispatch.ticket.noted");
+    assert_string_equal(ticket_action_event(TICKET_RECLASSIFY), "dispatch.ticket.reclassified");
+    assert_string_equal(ticket_action_event(TICKET_RESUME), "dispatch.ticket.status_changed");
 }
 
 static void test_actions_emit_the_contracted_events(void **state)
@@ -445,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_respond_puts_the_ticket_in_progress),
         cmocka_unit_test(test_resolve_close_reopen_follow_the_lifecycle),
         cmocka_unit_test(test_every_allowed_action_is_a_legal_move),
+        cmocka_unit_test(test_every_action_in_every_status_by_hand),
+        cmocka_unit_test(test_resume_leads_back_to_work_and_transfer_keeps_the_status),
         cmocka_unit_test(test_actions_emit_the_contracted_events),
         cmocka_unit_test(test_a_refused_action_reads_as_english_after_cannot_be),
         cmocka_unit_test(test_clean_text_keeps_chinese_and_replaces_broken_bytes),

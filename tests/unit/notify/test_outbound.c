@@ -250,6 +250,32 @@ static void test_a_response_without_a_message_sends_nothing(void **state)
     free(e);
 }
 
+static void
+test_a_note_to_the_customer_becomes_a_note_letter_and_an_internal_one_nothing(void **state)
+{
+    (void)state;
+    event_t *e = s_ticket_event("dispatch.ticket.noted");
+    e->te.message = "备件已发出，预计周四到厂。";
+    e->te.to_customer = true;
+    outbound_t *o = s_mail_for(e, NULL);
+    assert_string_equal(o->kind, "note");
+    assert_false(o->automatic); /* an agent's own words */
+    assert_string_equal(s_var(o, "agent_name"), "wang.fang");
+    char *subject, *body;
+    s_render(o, &subject, &body);
+    assert_non_null(strstr(subject, "[CS-2026-000123]"));
+    assert_non_null(strstr(body, "备件已发出，预计周四到厂。"));
+    free(subject);
+    free(body);
+    outbound_destroy(&o);
+    e->te.to_customer = false;
+    const char *why = NULL;
+    assert_int_equal(outbound_from_event(&e->env, NULL, &o, &why), OUTBOUND_NONE);
+    assert_null(o);
+    assert_string_equal(why, "internal_note");
+    free(e);
+}
+
 static void test_a_resolved_ticket_gets_a_resolution_letter_with_the_service_report(void **state)
 {
     (void)state;
@@ -583,6 +609,8 @@ int main(void)
         cmocka_unit_test(test_blank_facts_never_leave_a_blank_in_the_letter),
         cmocka_unit_test(test_an_agent_response_becomes_an_update_carrying_the_agents_message),
         cmocka_unit_test(test_a_response_without_a_message_sends_nothing),
+        cmocka_unit_test(
+            test_a_note_to_the_customer_becomes_a_note_letter_and_an_internal_one_nothing),
         cmocka_unit_test(test_a_resolved_ticket_gets_a_resolution_letter_with_the_service_report),
         cmocka_unit_test(test_a_survey_request_becomes_an_invitation_with_the_link),
         cmocka_unit_test(test_a_survey_request_for_an_unknown_subject_names_the_request_neutrally),
