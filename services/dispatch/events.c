@@ -295,6 +295,14 @@ int events_on_sla_breached(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         ticket_destroy(&t);
         return s_ignored("ticket_finished");
     }
+    /* sla.breached raises the ticket one level; sla.escalated (sla's own
+       levels, at CS_SLA_ESCALATE_AFTER_MIN after a breach) names the level
+       its clock has reached, which escalates only when the ticket is not
+       there yet: sla's level 1 comes with the breach that already raised it. */
+    if (ce->escalation_level && (int)ce->escalation_level <= t->escalation_level) {
+        ticket_destroy(&t);
+        return s_ignored("level_reached");
+    }
     int level = ce->escalation_level ? (int)ce->escalation_level : t->escalation_level + 1;
     if (level > 9)
         level = 9;
