@@ -396,10 +396,11 @@ struct cs_publisher {
     int64_t prune_batch; /* rows per pruning transaction */
     int64_t relay_batch; /* events numbered per relay transaction */
     char relay_sql[1600];
-    int64_t low;       /* the low-water mark (s_relay_sql); 0 until known */
-    int64_t low_saved; /* as last written to bus_stream.low_id */
-    int64_t cand_id;   /* a candidate low: the last id taken (L), -1 if none */
-    int64_t cand_xid;  /* … and an xid taken after reading it (X) */
+    int64_t low;            /* the low-water mark (s_relay_sql); 0 until known */
+    int64_t low_saved;      /* as last written to bus_stream.low_id */
+    int64_t cand_id;        /* a candidate low: the last id taken (L), -1 if none */
+    int64_t cand_xid;       /* … and an xid taken after reading it (X) */
+    int64_t slow_warned_at; /* monotonic ms of the last slow-pass warning */
 };
 
 /* The relay's statement, with the batch size written in (a prepared
@@ -648,6 +649,23 @@ static void s_publish_rows(cs_publisher_t *self, PGresult *r)
    after any failure); the statement checks it against bus_stream all the
    same. The first row of the answer carries the new head and the
    statement's snapshot bounds (seq -1); the others are the events. */
+/* What one relay pass cost: a histogram for /metrics and, when a pass took
+   more than a second (a relay that falls behind its producers), one warning
+   every 10 s at most with where the time went and where the scan started. */
+static void s_relay_timing(cs_publisher_t *self, int rows, int64_t t0, int64_t t_stmt,
+                           int64_t t_commit, int64_t t_end)
+{
+    cs_histogram_observe("cs_bus_relay_seconds", "", (double)(t_end - t0) / 1000.0);
+    if (t_end - t0 < 1000 || t_end < self->slow_warned_at + 10000)
+        return;
+    self->slow_warned_at = t_end;
+    cs_warn("bus: a relay pass of %s took %lld ms for %d events (statement %lld ms, commit"
+            " %lld ms, publish %lld ms; scan from id %lld, head %" PRIu64 ")",
+            self->stream, (long long)(t_end - t0), rows, (long long)(t_stmt - t0),
+            (long long)(t_commit - t_stmt), (long long)(t_end - t_commit), (long long)self->low,
+            self->head);
+}
+
 int cs_publisher_relay(cs_publisher_t *self)
 {
     if (s_take_relay_lock(self) < 0)
@@ -666,6 +684,7 @@ int cs_publisher_relay(cs_publisher_t *self)
         last_xid = cs_db_get_i64(l, 0, 1);
         PQclear(l);
     }
+    int64_t t0 = cs_mono_ms();
     if (cs_db_begin(self->db) < 0)
         return -1;
     /* The pending table's statistics are always stale (it fills and empties
@@ -730,11 +749,13 @@ int cs_publisher_relay(cs_publisher_t *self)
         cs_publisher_reset(self);
         return -1;
     }
+    int64_t t_stmt = cs_mono_ms();
     if (cs_db_commit(self->db) < 0) {
         PQclear(r);
         cs_publisher_reset(self); /* outcome unknown: re-read head and low */
         return -1;
     }
+    int64_t t_commit = cs_mono_ms();
     self->head += (uint64_t)rows;
     /* Committed: a crash from here on loses only the live copy, which
        consumers repair from the replay socket. CS_FAULT=relay_exit_after_commit
@@ -745,6 +766,7 @@ int cs_publisher_relay(cs_publisher_t *self)
     }
     s_publish_rows(self, r);
     PQclear(r);
+    s_relay_timing(self, rows, t0, t_stmt, t_commit, cs_mono_ms());
 settled:
     /* Only now — the rows below new_low are numbered for good. */
     self->low = new_low;

@@ -319,6 +319,8 @@ static void s_declare_metrics(void)
     cs_metric_declare("cs_bus_pruned_total", "counter",
                       "Outbox rows deleted by retention (CS_BUS_RETENTION_S).");
     cs_metric_declare("cs_bus_apply_seconds", "histogram", "Time to apply one event.");
+    cs_metric_declare("cs_bus_relay_seconds", "histogram",
+                      "Time of one relay pass that numbered and published events.");
     cs_metric_declare("cs_bus_apply_batch_seconds", "histogram",
                       "Time to apply one batch of replayed events.");
     cs_metric_declare("cs_http_requests_total", "counter", "HTTP requests by route and status.");
