@@ -150,6 +150,8 @@ def main():
     scale = 0.2 if args.quick else 1.0
     pg_seconds = 5 if args.quick else 10
     b.pg.start(["buspub", "bussub"])
+    pub_log = os.path.join(b.var, "bus2-pub.log")
+    log_from = os.path.getsize(pub_log) if os.path.exists(pub_log) else 0
     try:
         print("petrocs bus benchmark — durable PostgreSQL (fsync on, synchronous_commit on),"
               f" {os.cpu_count()} cores, everything on this machine")
@@ -200,6 +202,13 @@ def main():
         total = b.applied_since(0)
         print(f"\na consumer started late, all {total:,} events from replay:"
               f" {b.late_consumer(total, False):,.0f} events/s with the per-event handler")
+        # A relay pass over a second is logged (cs_bus.c s_relay_timing): say so here.
+        with open(pub_log, "rb") as f:
+            f.seek(log_from)
+            slow = [line for line in f.read().decode("utf-8", "replace").splitlines()
+                    if "relay pass" in line]
+        print(f"\nrelay passes over 1 s logged during this run: {len(slow)}"
+              + (f" (first: {json.loads(slow[0])['msg']})" if slow else ""))
     finally:
         for role in list(b.procs):
             b.stop(role)
