@@ -131,8 +131,11 @@ static int s_on_low_score(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     return rc;
 }
 
-/* sla.warning / .breached / .escalated on a complaint clock: escalate the
-   case while it still stands in the step the clock watches. */
+/* sla.breached / .escalated on a complaint clock: an overdue complaint goes
+   to the quality manager — escalate the case while it still stands in the
+   step the clock watches. The breach and sla's level 1 (which comes with
+   it) are one escalation; each later level of sla's is one more. A warning
+   is not an escalation (the deadline is near, not passed). */
 static int s_on_clock(cs_db_t *db, const Cs__Envelope *env, void *ctx)
 {
     (void)ctx;
@@ -164,10 +167,9 @@ static int s_on_clock(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     }
     const char *clock = cs_is_uuid(s_str(ce->clock_id)) ? ce->clock_id : s_str(env->event_id);
     char key[160], reason[200];
-    snprintf(key, sizeof(key), "%s:%s:%u", clock, env->type, ce->escalation_level);
-    const char *what = strcmp(env->type, "sla.warning") == 0    ? "deadline near"
-                       : strcmp(env->type, "sla.breached") == 0 ? "deadline passed"
-                                                                : "still overdue";
+    unsigned level = ce->escalation_level > 1 ? ce->escalation_level : 1;
+    snprintf(key, sizeof(key), "%s:overdue:%u", clock, level);
+    const char *what = level == 1 ? "deadline passed" : "still overdue";
     snprintf(reason, sizeof(reason), "%s: %s %s", env->type, target, what);
     return case_store_escalate(db, ce->complaint_id, key, reason, "sla");
 }
@@ -178,7 +180,6 @@ void complaint_events_register(cs_service_t *svc, const complaint_settings_t *se
     cs_consumer_on(c, "dispatch.ticket.accepted", s_on_ticket, (void *)settings);
     cs_consumer_on(c, "dispatch.ticket.reclassified", s_on_ticket, (void *)settings);
     cs_consumer_on(c, "survey.low_score", s_on_low_score, (void *)settings);
-    cs_consumer_on(c, "sla.warning", s_on_clock, (void *)settings);
     cs_consumer_on(c, "sla.breached", s_on_clock, (void *)settings);
     cs_consumer_on(c, "sla.escalated", s_on_clock, (void *)settings);
 }
