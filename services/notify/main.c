@@ -2,7 +2,8 @@
  * cs-notify — every letter petrocs writes to a customer (DESIGN.md §2).
  *
  * Reads dispatch (accepted → acceptance letter 受理确认函, responded → update, resolved →
- * resolution letter) and survey (requested → survey invitation).  The bus handlers
+ * resolution letter) and survey (requested → survey invitation, reminded → survey
+ * reminder).  The bus handlers
  * (outbound.c) only record a queued notification in the consumer's transaction; the
  * delivery worker (delivery.c) sends it after commit and records the outcome with
  * notification.sent / notification.failed.  api.c answers operators.
@@ -68,7 +69,8 @@ static int s_init(cs_service_t *svc)
                       "Notifications queued or deferred, waiting for delivery.");
     cs_consumer_t *consumer = cs_service_consumer(svc);
     static const char *const types[] = {"dispatch.ticket.accepted", "dispatch.ticket.responded",
-                                        "dispatch.ticket.resolved", "survey.requested"};
+                                        "dispatch.ticket.resolved", "survey.requested",
+                                        "survey.reminded"};
     for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
         cs_consumer_on(consumer, types[i], outbound_on_event, &s_notify.outbound);
     api_register(svc);

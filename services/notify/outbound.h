@@ -8,6 +8,7 @@
  *   dispatch.ticket.responded  → "update"             the agent's message to the customer
  *   dispatch.ticket.resolved   → "resolution"         the service report
  *   survey.requested           → "survey_invitation"  the signed survey link
+ *   survey.reminded            → "survey_reminder"    the same link, once, 3 days later
  *
  * The rules that decide whether it may go out live here too, apart from the database,
  * so that they can be read and tested as the business states them:
@@ -40,7 +41,8 @@
 #define OUTBOUND_DEFAULT_DAILY_CAP 40
 
 typedef struct {
-    const char *kind;     /* "acceptance", "update", "resolution", "survey_invitation" */
+    const char *kind;     /* "acceptance", "update", "resolution", "survey_invitation",
+                             "survey_reminder" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];
@@ -91,7 +93,8 @@ typedef struct {
 /* Read the configuration; 0, or -1 with the bad variable named in the log. */
 int outbound_config_load(outbound_config_t *cfg);
 
-/* cs_event_fn for dispatch.ticket.accepted/responded/resolved and survey.requested;
+/* cs_event_fn for dispatch.ticket.accepted/responded/resolved, survey.requested and
+ * survey.reminded;
  * ctx is an outbound_config_t. */
 int outbound_on_event(cs_db_t *db, const Cs__Envelope *env, void *ctx);
 
