@@ -219,7 +219,7 @@ static int s_send(cs_db_t *db, survey_state_t *st, const PGresult *r)
     const char *p[] = {id, link, survey_keyring_signing_kid(st->keys),
                        cs_db_i64(expires, expires_s * 1000), sms ? code : NULL};
     if (cs_db_cmd(db,
-                  "UPDATE invitations SET status = 'sent', sent_at = now(), send_at = NULL,"
+                  "UPDATE invitations SET status = 'sent', sent_at = now(),"
                   " link = $2, kid = $3, expires_at = to_timestamp($4::bigint / 1000.0),"
                   " short_code = $5 WHERE invitation_id = $1::uuid",
                   5, p) != 1)
