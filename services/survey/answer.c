@@ -168,8 +168,7 @@ static void s_get(cs_http_req_t *req, cs_http_resp_t *resp)
 
 /* Emit survey.answered, and for a low score survey.low_score and the phone
    follow-up task (survey.follow_up). */
-static int s_emit_answer(cs_db_t *db, const PGresult *r, const survey_answer_t *a,
-                         const char *low)
+static int s_emit_answer(cs_db_t *db, const PGresult *r, const survey_answer_t *a, const char *low)
 {
     Cs__SurveyEvent ev = CS__SURVEY_EVENT__INIT;
     ev.invitation_id = (char *)cs_db_get(r, 0, INV_ID);
@@ -285,8 +284,8 @@ static void s_post(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out_db_error;
     cs_service_kick(st->svc);
     atomic_store(&st->summary_dirty, 1);
-    cs_counter_add("cs_survey_answers_total",
-                   low ? "low_score=\"true\"" : "low_score=\"false\"", 1);
+    cs_counter_add("cs_survey_answers_total", low ? "low_score=\"true\"" : "low_score=\"false\"",
+                   1);
     cs_info("survey: invitation %s answered (satisfaction %d%s)", id, a->satisfaction,
             low ? ", low score" : "");
     s_page(resp, 200, survey_page_thanks(lang, number, low != NULL));

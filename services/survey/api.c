@@ -69,8 +69,8 @@ static int s_query_word(cs_http_req_t *req, cs_http_resp_t *resp, const char *ke
    neither overlap nor skip. */
 static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    static const char *const statuses[] = {"scheduled", "held", "sent", "answered", "skipped",
-                                           NULL};
+    static const char *const statuses[] = {"scheduled", "held",    "sent",
+                                           "answered",  "skipped", NULL};
     const char *ticket = NULL, *status = NULL;
     int64_t limit, offset;
     if (cs_http_query_token(req, resp, "ticket", TICKET_FILTER_MAX, &ticket) < 0 ||
@@ -464,19 +464,19 @@ static void s_summary(cs_http_req_t *req, cs_http_resp_t *resp)
 
 /* ---- follow-up tasks ---------------------------------------------------------------- */
 
-#define FOLLOW_UP_COLUMNS                                                                     \
-    "f.follow_up_id, f.reason, f.status, f.outcome, f.note, f.done_by,"                       \
-    " (extract(epoch FROM f.created_at) * 1000)::bigint,"                                     \
-    " coalesce((extract(epoch FROM f.done_at) * 1000)::bigint, 0), i.invitation_id,"          \
-    " i.ticket_number, i.name, i.phone, i.email, i.tier, i.team, i.agent,"                    \
-    " coalesce(a.satisfaction, 0), coalesce(a.recommend, -1), coalesce(a.comment, ''),"       \
+#define FOLLOW_UP_COLUMNS                                                                          \
+    "f.follow_up_id, f.reason, f.status, f.outcome, f.note, f.done_by,"                            \
+    " (extract(epoch FROM f.created_at) * 1000)::bigint,"                                          \
+    " coalesce((extract(epoch FROM f.done_at) * 1000)::bigint, 0), i.invitation_id,"               \
+    " i.ticket_number, i.name, i.phone, i.email, i.tier, i.team, i.agent,"                         \
+    " coalesce(a.satisfaction, 0), coalesce(a.recommend, -1), coalesce(a.comment, ''),"            \
     " i.language"
 
 static json_t *s_follow_up_json(const PGresult *r, int i)
 {
     json_t *o = json_object();
-    static const char *const text[] = {"follow_up_id", "reason", "status", "outcome", "note",
-                                       "done_by"};
+    static const char *const text[] = {"follow_up_id", "reason", "status",
+                                       "outcome",      "note",   "done_by"};
     for (int k = 0; k < 6; k++)
         json_object_set_new(o, text[k], cs_json_str(cs_db_get(r, i, k)));
     json_object_set_new(o, "created_at", cs_json_time(cs_db_get_i64(r, i, 6)));
@@ -549,8 +549,8 @@ static int s_clean_text(const char *s, size_t max)
 /* POST /v1/surveys/follow-ups/{id}/done */
 static void s_follow_up_done(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    static const char *const outcomes[] = {"reached", "unreachable", "declined",
-                                           "complaint_opened", NULL};
+    static const char *const outcomes[] = {"reached", "unreachable", "declined", "complaint_opened",
+                                           NULL};
     const char *id = req->param[0];
     if (!cs_is_uuid(id)) {
         cs_http_error(resp, 404, NULL, "no such follow-up task");

@@ -147,9 +147,8 @@ static int s_timing(cs_service_t *svc, survey_state_t *st)
         cs_error("config: CS_SURVEY_TZ is too long");
         return -1;
     }
-    PGresult *r = cs_db_exec(cs_service_db(svc),
-                             "SELECT 1 FROM pg_timezone_names WHERE name = $1", 1,
-                             (const char *[]){tz});
+    PGresult *r = cs_db_exec(cs_service_db(svc), "SELECT 1 FROM pg_timezone_names WHERE name = $1",
+                             1, (const char *[]){tz});
     int known = r && PQntuples(r) == 1;
     PQclear(r);
     if (!known) {
@@ -164,8 +163,7 @@ static int s_timing(cs_service_t *svc, survey_state_t *st)
     st->remind_after_h = (int)remind;
     cs_info("survey: invitations %d min after the close, %02d:00-%02d:00 %s; quiet period %d"
             " days; reminder after %d h",
-            st->delay_min, st->day_start, st->day_end, st->tz, st->quiet_days,
-            st->remind_after_h);
+            st->delay_min, st->day_start, st->day_end, st->tz, st->quiet_days, st->remind_after_h);
     return 0;
 }
 

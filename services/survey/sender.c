@@ -63,13 +63,13 @@ enum {
     COL_EXPIRES,
 };
 
-#define ROW_COLUMNS                                                                            \
-    "i.invitation_id, coalesce(i.ticket_id::text, ''), coalesce(i.complaint_id::text, ''),"  \
-    " i.trigger, i.ticket_number, i.email, i.phone, i.name, i.language, i.team, i.agent,"    \
-    " i.service_type, i.tier, i.customer_id, i.channel, i.contact_key,"                      \
-    " daytime_at(now(), $1, $2::int, $3::int) = now(),"                                      \
-    " (extract(epoch FROM daytime_at(now(), $1, $2::int, $3::int)) * 1000)::bigint,"         \
-    " i.link, coalesce(i.short_code, ''),"                                                   \
+#define ROW_COLUMNS                                                                                \
+    "i.invitation_id, coalesce(i.ticket_id::text, ''), coalesce(i.complaint_id::text, ''),"        \
+    " i.trigger, i.ticket_number, i.email, i.phone, i.name, i.language, i.team, i.agent,"          \
+    " i.service_type, i.tier, i.customer_id, i.channel, i.contact_key,"                            \
+    " daytime_at(now(), $1, $2::int, $3::int) = now(),"                                            \
+    " (extract(epoch FROM daytime_at(now(), $1, $2::int, $3::int)) * 1000)::bigint,"               \
+    " i.link, coalesce(i.short_code, ''),"                                                         \
     " coalesce((extract(epoch FROM i.expires_at) * 1000)::bigint, 0)"
 
 int survey_emit(cs_db_t *db, const char *type, Cs__SurveyEvent *ev)
@@ -132,8 +132,7 @@ static void s_event_from_row(const PGresult *r, Cs__SurveyEvent *ev)
 /* A random code of SHORT_CODE_LEN base62 characters (~59 bits). 0 or -1. */
 static int s_short_code(char *out)
 {
-    static const char alphabet[] =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     unsigned char raw[32];
     size_t n = 0;
     while (n < SHORT_CODE_LEN) {
@@ -211,8 +210,8 @@ static int s_send(cs_db_t *db, survey_state_t *st, const PGresult *r)
         optout = NULL;
         goto out_free;
     }
-    if (sms && (s_short_code(code) < 0 ||
-                asprintf(&short_link, "%s/r/%s", st->public_url, code) < 0)) {
+    if (sms &&
+        (s_short_code(code) < 0 || asprintf(&short_link, "%s/r/%s", st->public_url, code) < 0)) {
         short_link = NULL;
         goto out_free;
     }
@@ -283,8 +282,9 @@ static int s_send_one(survey_state_t *st, cs_db_t *db)
                  ? 0
                  : -1;
     } else {
-        PGresult *lock = cs_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext('survey-contact:' || $1))",
-                                    1, (const char *[]){cs_db_get(r, 0, COL_KEY)});
+        PGresult *lock =
+            cs_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext('survey-contact:' || $1))", 1,
+                       (const char *[]){cs_db_get(r, 0, COL_KEY)});
         survey_decision_t d = SURVEY_INVITE;
         if (lock && s_rules_of_the_moment(db, st, id, cs_db_get(r, 0, COL_KEY), &d) == 0)
             rc = d == SURVEY_INVITE ? s_send(db, st, r) : s_skip(db, id, number, d);
@@ -365,8 +365,8 @@ int survey_sender_run(survey_state_t *st, cs_db_t *db)
     int done = 0, rc = 0;
     for (int i = 0; i < SEND_BATCH && (rc = s_send_one(st, db)) == 1; i++)
         done++;
-    for (int i = 0; st->remind_after_h > 0 && rc >= 0 && i < SEND_BATCH &&
-                    (rc = s_remind_one(st, db)) == 1;
+    for (int i = 0;
+         st->remind_after_h > 0 && rc >= 0 && i < SEND_BATCH && (rc = s_remind_one(st, db)) == 1;
          i++)
         done++;
     return done;

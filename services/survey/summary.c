@@ -17,14 +17,15 @@ int survey_is_low_score(int satisfaction)
    match anywhere (no spaces between words); single characters like 差 are
    left out on purpose (差不多 is "about right"). */
 static const char *const s_words_zh[] = {
-    "投诉", "不满", "太慢", "很慢", "拖延", "拖拉", "推诿", "敷衍", "失望", "糟糕", "很差",
-    "太差", "服务差", "态度差", "态度不好", "没人管", "没有解决", "未解决", "不专业", "再也不",
+    "投诉",     "不满",   "太慢",     "很慢",   "拖延",   "拖拉",   "推诿",
+    "敷衍",     "失望",   "糟糕",     "很差",   "太差",   "服务差", "态度差",
+    "态度不好", "没人管", "没有解决", "未解决", "不专业", "再也不",
 };
 /* English ones match at the start of a word: "complain" catches complaint(s),
    complained; "disappoint" catches disappointed, disappointing. */
 static const char *const s_words_en[] = {
-    "complain", "terrible", "awful",   "poor",           "slow",       "unacceptable",
-    "disappoint", "rude",   "worst",   "useless",        "unprofessional", "unresolved",
+    "complain",     "terrible",    "awful",   "poor",        "slow",           "unacceptable",
+    "disappoint",   "rude",        "worst",   "useless",     "unprofessional", "unresolved",
     "not resolved", "never again", "ignored", "incompetent",
 };
 

@@ -48,12 +48,12 @@ typedef struct {
     int64_t satisfaction_sum;
     int64_t recommend_answers; /* answers with a recommend score */
     int64_t recommend_sum;
-    int64_t promoters;  /* recommend 9..10 */
-    int64_t passives;   /* recommend 7..8 */
-    int64_t detractors; /* recommend 0..6 */
+    int64_t promoters;                                    /* recommend 9..10 */
+    int64_t passives;                                     /* recommend 7..8 */
+    int64_t detractors;                                   /* recommend 0..6 */
     int64_t speed_answers, speed_sum;                     /* answers with a speed score */
     int64_t professionalism_answers, professionalism_sum; /* … with a professionalism score */
-    int64_t rejected;   /* answers fed in with out-of-range scores (ignored) */
+    int64_t rejected; /* answers fed in with out-of-range scores (ignored) */
 } survey_tally_t;
 
 typedef struct {

@@ -29,7 +29,7 @@ typedef struct {
     const char *recommend_high;
     const char *q_speed;
     const char *q_professionalism;
-    const char *scale_low;  /* hint under the 1..5 scales */
+    const char *scale_low; /* hint under the 1..5 scales */
     const char *scale_high;
     const char *q_comment;
     const char *submit;
@@ -379,8 +379,7 @@ static void s_radio_scale(page_buf_t *b, const char *name, int lo, int hi, int s
 
 /* An optional 1..5 question with its hint line. */
 static void s_five_scale(page_buf_t *b, const page_text_t *t, const survey_answer_t *entered,
-                         const char *name, const char *question, const char *error,
-                         int selected)
+                         const char *name, const char *question, const char *error, int selected)
 {
     s_put(b, "<fieldset>\n<legend>");
     s_put_escaped(b, question);

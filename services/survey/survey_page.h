@@ -33,8 +33,8 @@ typedef enum {
 survey_lang_t survey_lang_from_tag(const char *tag);
 
 typedef struct {
-    int satisfaction; /* 1..5; 0 = not given */
-    int recommend;    /* 0..10 (would recommend us to a colleague); -1 = not given */
+    int satisfaction;    /* 1..5; 0 = not given */
+    int recommend;       /* 0..10 (would recommend us to a colleague); -1 = not given */
     int speed;           /* 1..5 response speed; 0 = not given */
     int professionalism; /* 1..5 professionalism; 0 = not given */
     char comment[SURVEY_COMMENT_MAX_BYTES + 1]; /* UTF-8, line breaks as "\n", may be "" */

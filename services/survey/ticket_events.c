@@ -79,9 +79,9 @@ static int s_subject_usable(const Cs__Envelope *env, const subject_t *s)
                 s_str(env->type), s_str(env->event_id));
         return 0;
     }
-    const char *texts[] = {s->number, s->email,        s->phone, s->name,        s->language,
-                           s->team,   s->agent,        s->tier,  s->customer_id, s->service_type,
-                           s->status, s->reason};
+    const char *texts[] = {s->number,      s->email,        s->phone,  s->name,
+                           s->language,    s->team,         s->agent,  s->tier,
+                           s->customer_id, s->service_type, s->status, s->reason};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         if (!s_utf8(texts[i])) {
             cs_warn("survey: %s %s carries text that is not UTF-8; ignored", s_str(env->type),

@@ -433,7 +433,7 @@ class Faults(StackTestCase):
                 if int(last) != heads.get(stream, 0):
                     behind.append([s, stream, last, str(heads.get(stream, 0))])
         reads = {"dispatch": ["intake", "sla"], "sla": ["dispatch"], "notify": ["dispatch", "survey"],
-                 "survey": ["dispatch"], "complaint": ["dispatch"]}
+                 "survey": ["dispatch", "complaint"], "complaint": ["dispatch"]}
         for s, peers in reads.items():
             have = {r[0] for r in self.rows(f"SELECT stream FROM {s}.inbox_checkpoint")}
             for peer in peers:

@@ -162,7 +162,8 @@ class SurveyRulesTest(SurveyStack):
     """Default delay (2 h) and quiet period (30 days); daytime all day long, so
     that what is due goes out whatever the hour the test runs."""
 
-    ENV = {"CS_SURVEY_DAY_START": "0", "CS_SURVEY_DAY_END": "24"}
+    ENV = {"CS_SURVEY_DELAY_MIN": "120", "CS_SURVEY_QUIET_DAYS": "30",
+           "CS_SURVEY_DAY_START": "0", "CS_SURVEY_DAY_END": "24"}
 
     # ---- when ------------------------------------------------------------------------
 
@@ -676,8 +677,8 @@ class SurveyDaytimeTest(SurveyStack):
 
     NAME = "survey-daytime"
     START, END, OPENS = utc_window_away()
-    ENV = {"CS_SURVEY_TZ": "UTC", "CS_SURVEY_DAY_START": str(START),
-           "CS_SURVEY_DAY_END": str(END)}
+    ENV = {"CS_SURVEY_DELAY_MIN": "120", "CS_SURVEY_TZ": "UTC",
+           "CS_SURVEY_DAY_START": str(START), "CS_SURVEY_DAY_END": str(END)}
 
     def test_an_invitation_due_at_night_waits_for_the_morning(self):
         t = self.ticket()  # closed 3 h ago: due an hour ago, which is outside the window
