@@ -274,7 +274,7 @@ static int s_on_complaint_feedback(cs_db_t *db, const Cs__Envelope *env, void *c
     }
     subject_t s = {
         .ticket_id = ce->ticket_id && ce->ticket_id[0] ? ce->ticket_id : NULL,
-        .complaint_id = s_str(ce->complaint_id),
+        .complaint_id = ce->complaint_id && ce->complaint_id[0] ? ce->complaint_id : NULL,
         .trigger = "complaint_feedback",
         .number = ce->number,
         .email = ce->customer_email,
