@@ -584,7 +584,9 @@ static void s_follow_up_done(cs_http_req_t *req, cs_http_resp_t *resp)
                       " done_by = $4, done_at = now()"
                       " WHERE follow_up_id = $1::uuid AND status = 'open'",
                       4, p);
-    json_decref(body);
+    if (n == 1)
+        cs_info("survey: follow-up %s done: %s", id, outcome);
+    json_decref(body); /* outcome, note and by were its strings */
     if (n < 0) {
         cs_http_error(resp, 503, NULL, "database error, try again");
         return;
@@ -604,10 +606,8 @@ static void s_follow_up_done(cs_http_req_t *req, cs_http_resp_t *resp)
     else if (n == 0)
         cs_http_error(resp, 409, "status", "the follow-up task is done already (%s)",
                       cs_db_get(r, 0, 3));
-    else {
-        cs_info("survey: follow-up %s done: %s", id, outcome);
+    else
         cs_http_json(resp, 200, s_follow_up_json(r, 0));
-    }
     PQclear(r);
 }
 
