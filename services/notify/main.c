@@ -2,8 +2,9 @@
  * cs-notify — every letter petrocs writes to a customer (DESIGN.md §2).
  *
  * Reads dispatch (accepted → acceptance letter 受理确认函, responded → update, resolved →
- * resolution letter), survey (requested → survey invitation) and complaint (feedback_sent →
- * the feedback letter, escalated → an alert to the quality manager).  The bus handlers
+ * resolution letter), survey (requested → survey invitation, reminded → survey reminder)
+ * and complaint (feedback_sent → the feedback letter, escalated → an alert to the quality
+ * manager).  The bus handlers
  * (outbound.c) only record a queued notification in the consumer's transaction; the
  * delivery worker (delivery.c) sends it after commit and records the outcome with
  * notification.sent / notification.failed.  api.c answers operators.
@@ -70,8 +71,8 @@ static int s_init(cs_service_t *svc)
     cs_consumer_t *consumer = cs_service_consumer(svc);
     static const char *const types[] = {"dispatch.ticket.accepted", "dispatch.ticket.responded",
                                         "dispatch.ticket.resolved", "dispatch.ticket.noted",
-                                        "survey.requested",         "complaint.feedback_sent",
-                                        "complaint.escalated"};
+                                        "survey.requested",         "survey.reminded",
+                                        "complaint.feedback_sent",  "complaint.escalated"};
     for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
         cs_consumer_on(consumer, types[i], outbound_on_event, &s_notify.outbound);
     api_register(svc);

@@ -345,7 +345,8 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
                                outbound_t **out, const char **why)
 {
     const Cs__SurveyEvent *se = env->survey_event;
-    if (!se || strcmp(env->type, "survey.requested") != 0) {
+    int reminder = strcmp(env->type, "survey.reminded") == 0;
+    if (!se || (!reminder && strcmp(env->type, "survey.requested") != 0)) {
         *why = "not_a_notification";
         return OUTBOUND_NONE;
     }
@@ -353,7 +354,7 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
         *why = "no_survey_link";
         return OUTBOUND_NONE;
     }
-    outbound_t *o = s_new("survey_invitation", true, se->language);
+    outbound_t *o = s_new(reminder ? "survey_reminder" : "survey_invitation", true, se->language);
     if (!o)
         return OUTBOUND_ERROR;
     int en = strcmp(o->language, "en") == 0;
@@ -376,6 +377,8 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
     }
     if (s_common_vars(o, o->recipient_name, request_subject) |
         s_var(o->vars, "survey_url", se->link, "-") |
+        s_var(o->vars, "optout_url", se->opt_out_link,
+              en ? "(reply to this message)" : "（请回复本邮件）") |
         s_var(o->vars, "survey_expires", expires, en ? "in 30 days" : "30 天内")) {
         outbound_destroy(&o);
         return OUTBOUND_ERROR;
@@ -490,7 +493,8 @@ static char *s_known_subject(cs_db_t *db, const char *number)
 {
     PGresult *r = cs_db_exec(db,
                              "SELECT vars->>'request_subject' FROM notifications"
-                             " WHERE ticket_number = $1 AND kind <> 'survey_invitation'"
+                             " WHERE ticket_number = $1"
+                             " AND kind NOT IN ('survey_invitation', 'survey_reminder')"
                              " ORDER BY created_at LIMIT 1",
                              1, (const char *[]){number});
     char *subject = NULL;

@@ -12,6 +12,7 @@
  *   complaint.feedback_sent    → "complaint_feedback" the complaint handler's feedback letter
  *   complaint.escalated        → "complaint_escalation" an alert to the quality manager
  *                                                     (CS_NOTIFY_QUALITY_MANAGER)
+ *   survey.reminded            → "survey_reminder"    the same link, once, 3 days later
  *
  * The rules that decide whether it may go out live here too, apart from the database,
  * so that they can be read and tested as the business states them:
@@ -45,7 +46,8 @@
 #define OUTBOUND_DEFAULT_QUALITY_MANAGER "quality.manager@petrocs.example"
 
 typedef struct {
-    const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation" */
+    const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation",
+                             "survey_reminder", "complaint_feedback", "complaint_escalation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];
@@ -96,7 +98,8 @@ typedef struct {
 /* Read the configuration; 0, or -1 with the bad variable named in the log. */
 int outbound_config_load(outbound_config_t *cfg);
 
-/* cs_event_fn for dispatch.ticket.accepted/responded/resolved and survey.requested;
+/* cs_event_fn for dispatch.ticket.accepted/responded/resolved, survey.requested and
+ * survey.reminded;
  * ctx is an outbound_config_t. */
 int outbound_on_event(cs_db_t *db, const Cs__Envelope *env, void *ctx);
 

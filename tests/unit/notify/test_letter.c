@@ -55,6 +55,7 @@ static letter_vars_t *s_vars_for_ticket(void)
         {"service_report", "更换 E-102 换热器管板密封垫片 4 片，试压 2.5 MPa 合格。"},
         {"survey_url", "https://survey.petrocs.example/s/AbC123"},
         {"survey_expires", "2026-03-10"},
+        {"optout_url", "https://survey.petrocs.example/s/AbC123/optout"},
     };
     for (size_t i = 0; i < sizeof(kv) / sizeof(*kv); i++)
         assert_int_equal(letter_vars_set(v, kv[i][0], kv[i][1]), 0);
@@ -145,9 +146,10 @@ static void test_every_kind_renders_in_both_languages_with_ticket_in_subject(voi
     (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
-    const char *kinds[] = {"acceptance", "update", "resolution", "survey_invitation"};
+    const char *kinds[] = {"acceptance", "update", "resolution", "survey_invitation",
+                           "survey_reminder"};
     const char *langs[] = {"zh-CN", "en"};
-    for (size_t k = 0; k < 4; k++) {
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
         for (size_t l = 0; l < 2; l++) {
             char *subject, *body, err[256] = "";
             int rc = letter_render(t, kinds[k], langs[l], v, &subject, &body, err, sizeof(err));
