@@ -36,6 +36,8 @@ ALLOWED = {
         "one of s_dims, the fixed dimensions (category, scope, root_cause), never request text",
     ("services/sla/clock_store.c", "conflict"): "one of two literal ON CONFLICT clauses",
     ("services/sla/report.c", "SLA_REPORT_FETCH"): "an integer constant",
+    ("services/survey/api.c", "expr ? expr : \"''\""):
+        "expr is one of s_groups' SQL expressions, chosen by matching the by= word",
     ("services/complaint/api.c", "s_select"): "built once at start from a fixed field table",
     ("common/cs_bus.c", "self->relay_batch"): "an integer from CS_BUS_RELAY_BATCH, checked",
 }
