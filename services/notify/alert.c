@@ -97,7 +97,6 @@ static int s_alert(cs_db_t *db, const alert_config_t *cfg, const Cs__Envelope *e
     outbound_t *o = outbound_new(kind, true, cs_db_get(r, row, P_LANG));
     if (!o)
         return -1;
-    o->alert = true;
     o->channel = channel;
     snprintf(o->recipient, sizeof(o->recipient), "%s", to);
     snprintf(o->recipient_name, sizeof(o->recipient_name), "%s", cs_db_get(r, row, P_NAME));
@@ -121,7 +120,6 @@ static int s_nobody(cs_db_t *db, const alert_config_t *cfg, const Cs__Envelope *
     outbound_t *o = outbound_new(kind, true, "zh-CN");
     if (!o)
         return -1;
-    o->alert = true;
     snprintf(o->recipient, sizeof(o->recipient), "%s", who);
     snprintf(o->ticket_number, sizeof(o->ticket_number), "%s", env->ticket_event->facts->number);
     int rc = s_alert_vars(o, env, NULL) == 0

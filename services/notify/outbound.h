@@ -47,7 +47,6 @@
 typedef struct {
     const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
-    bool alert;           /* an alert to staff (alert.h): automatic, but never capped */
     const char *channel;  /* "email" (s_new's default), "sms" or "voice" (static) */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];
