@@ -129,6 +129,8 @@ class NotifyDeliveryTest(unittest.TestCase):
             p.stop()
         if self.postfix:
             self.postfix.stop()
+            if not os.environ.get("KEEP_POSTFIX"):  # its maillog is the first clue when one fails
+                shutil.rmtree(self.postfix.root, ignore_errors=True)
 
     # ---- helpers -------------------------------------------------------------------------
 
