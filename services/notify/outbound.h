@@ -49,6 +49,7 @@ typedef struct {
     const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation",
                              "survey_reminder", "complaint_feedback", "complaint_escalation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
+    const char *channel;  /* "email" (s_new's default), "sms" or "voice" (static) */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];
     char recipient_name[OUTBOUND_NAME_MAX + 1];
@@ -106,6 +107,19 @@ int outbound_on_event(cs_db_t *db, const Cs__Envelope *env, void *ctx);
 /* Append notification.sent / notification.failed to the outbox in the caller's
  * transaction.  0 or -1. */
 int outbound_emit(cs_db_t *db, const char *type, Cs__NotificationEvent *ev);
+
+/* Record o as a notification of env with status (queued, suppressed, capped) and
+ * reason, keyed by (event, channel, recipient): 0 recorded, 1 recorded before (a
+ * replay), -1 database error.  A held-back row is announced as notification.failed. */
+int outbound_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelope *env,
+                    const outbound_t *o, const char *status, const char *reason);
+
+/* A new, empty notification of kind (static string) by e-mail; NULL out of memory. */
+outbound_t *outbound_new(const char *kind, bool automatic, const char *lang);
+
+/* The template variables every kind has a value for, for letter_templates_check():
+ * NULL-terminated, or NULL for a kind no event produces. */
+const char *const *outbound_kind_vars(const char *kind);
 
 /* Count one message in cs_notify_messages_total{kind,status}. */
 void outbound_count(const char *kind, const char *status);
