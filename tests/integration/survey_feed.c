@@ -4,6 +4,7 @@
  * service skeleton under the name given as argv[1] ("dispatch", stream
  * dispatch-0, or "complaint", stream complaint-0), so cs-survey reads it
  * exactly as it reads the real ones, while the test chooses every fact.
+ * "intake" gives notify (which reads intake's bounces) a silent intake-0.
  *
  *   POST /emit  {"type": "dispatch.ticket.closed" | ".terminated" | ".reopened"
  *                        | "complaint.feedback_sent",
@@ -105,12 +106,15 @@ static int s_init(cs_service_t *svc)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "dispatch") != 0 && strcmp(argv[1], "complaint") != 0)) {
-        fprintf(stderr, "usage: survey_feed dispatch|complaint\n");
+    if (argc != 2 || (strcmp(argv[1], "dispatch") != 0 && strcmp(argv[1], "complaint") != 0 &&
+                      strcmp(argv[1], "intake") != 0)) {
+        fprintf(stderr, "usage: survey_feed dispatch|complaint|intake\n");
         return 2;
     }
     cs_service_def_t def = {.name = argv[1],
-                            .port_base = strcmp(argv[1], "dispatch") == 0 ? 7200 : 7400,
+                            .port_base = strcmp(argv[1], "dispatch") == 0 ? 7200
+                                         : strcmp(argv[1], "intake") == 0 ? 7100
+                                                                          : 7400,
                             .migrations = s_migrations,
                             .init = s_init};
     return cs_service_run(&def, 1, argv);

@@ -76,14 +76,16 @@ class SurveyStack(StackTestCase):
     @classmethod
     def start_all(cls):
         cls.pg = Postgres(cls.NAME, PG_PORT)
-        cls.pg.start(["dispatch", "complaint", "survey", "notify"])
+        cls.pg.start(["intake", "dispatch", "complaint", "survey", "notify"])
         cls.maildir = os.path.join(BUILD, "test-var", cls.NAME, "mail")
         os.makedirs(cls.maildir, exist_ok=True)
         cls.env = stack_env(cls.pg, OFFSET, cls.maildir, CS_LOG_LEVEL="info",
                             CS_NOTIFY_TEMPLATES=os.path.join(ROOT, "services/notify/templates"),
                             **cls.ENV)
         logs = os.path.join(BUILD, "test-var", cls.NAME)
-        for name, argv in (("dispatch", [FEED, "dispatch"]), ("complaint", [FEED, "complaint"]),
+        # notify reads intake's stream (bounces): a silent stand-in gives it one
+        for name, argv in (("intake", [FEED, "intake"]),
+                           ("dispatch", [FEED, "dispatch"]), ("complaint", [FEED, "complaint"]),
                            ("survey", [os.path.join(BUILD, "bin", "cs-survey")]),
                            ("notify", [os.path.join(BUILD, "bin", "cs-notify")])):
             cls.procs[name] = Service(name, argv, cls.env, os.path.join(logs, f"{name}.log"))
