@@ -8,6 +8,9 @@
 #include <strings.h>
 #include "cs_bus.h"
 #include "cs_log.h"
+#include "desk.h"
+#include "ledger.h"
+#include "phone.h"
 #include "ticket.h"
 
 int intake_has_han(const char *s)
@@ -139,33 +142,84 @@ static void s_customer_take(customer_row_t *c, PGresult *r)
 
 #define CUSTOMER_COLS "id, name, email, phone, company, industry, tier, language"
 
-/* The customer registry is the truth about a customer: a request may add a
-   phone, company, industry or tier, but never renames an existing record. */
+/* The customer whose contact has this e-mail or E.164 phone; a request may
+   add a phone, company, industry or tier, but never renames the record. */
+static PGresult *s_customer_by_contact(cs_db_t *db, const intake_request_t *rq, const char *phone)
+{
+    const char *p[] = {rq->email, rq->email ? NULL : phone, rq->phone,
+                       rq->company, rq->industry, rq->tier};
+    return cs_db_exec(db,
+                      "WITH k AS (SELECT customer_id FROM contacts"
+                      " WHERE ($1::text IS NOT NULL AND lower(email) = lower($1))"
+                      " OR ($2::text IS NOT NULL AND phone = $2)"
+                      " ORDER BY is_primary DESC, created_at LIMIT 1)"
+                      " UPDATE customers c SET phone = coalesce(c.phone, $3),"
+                      " company = coalesce($4, c.company), industry = coalesce($5, c.industry),"
+                      " tier = coalesce($6, c.tier), updated_at = now()"
+                      " FROM k WHERE c.id = k.customer_id"
+                      " RETURNING c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier,"
+                      " c.language, false",
+                      6, p);
+}
+
+static PGresult *s_customer_by_id(cs_db_t *db, const char *id)
+{
+    const char *p[] = {id};
+    return cs_db_exec(db,
+                      "SELECT " CUSTOMER_COLS ", false FROM customers"
+                      " WHERE id = $1 AND merged_into IS NULL",
+                      1, p);
+}
+
+/* The customer registry is the truth about a customer: found by id, or by a
+   contact's e-mail or phone, or made new with the person as its primary
+   contact. */
 static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_row_t *c)
 {
-    char id[CS_UUID_LEN];
+    char id[CS_UUID_LEN], e164[PHONE_E164_MAX] = "", ext[PHONE_EXT_MAX] = "";
     cs_uuid(id);
-    const char *name = rq->name && *rq->name ? rq->name : (rq->email ? rq->email : "unknown");
-    const char *p[] = {id,          name,         rq->email, rq->phone,
+    if (rq->phone &&
+        phone_e164(rq->phone, desk_config()->country, e164, ext, NULL, 0) < 0)
+        e164[0] = 0; /* kept as given on the customer; no contact phone */
+    const char *phone = e164[0] ? e164 : rq->phone;
+    const char *name = rq->name && *rq->name
+                           ? rq->name
+                           : (rq->email ? rq->email : (phone ? phone : "unknown"));
+    const char *p[] = {id,          name,         rq->email, phone,
                        rq->company, rq->industry, rq->tier,  rq->language ? rq->language : "zh-CN"};
     PGresult *r = NULL;
-    if (rq->email && *rq->email) {
-        r = cs_db_exec(db,
-                       "INSERT INTO customers (id, name, email, phone, company, industry, tier,"
-                       " language) VALUES ($1, $2, lower($3), $4, $5, coalesce($6, 'other'),"
-                       " coalesce($7, 'sme'), $8)"
-                       " ON CONFLICT (lower(email)) WHERE email IS NOT NULL DO UPDATE SET"
-                       " phone = coalesce(EXCLUDED.phone, customers.phone),"
-                       " company = coalesce($5, customers.company),"
-                       " industry = coalesce($6, customers.industry),"
-                       " tier = coalesce($7, customers.tier), updated_at = now()"
-                       " RETURNING " CUSTOMER_COLS ", (xmax = 0)",
-                       8, p);
-    } else {
+    if (rq->customer_id)
+        r = s_customer_by_id(db, rq->customer_id);
+    else if ((rq->email && *rq->email) || e164[0])
+        r = s_customer_by_contact(db, rq, e164[0] ? e164 : NULL);
+    if (r && PQntuples(r) == 0 && !rq->customer_id) {
+        PQclear(r);
+        r = NULL;
+        if (rq->email && *rq->email) {
+            r = cs_db_exec(db,
+                           "INSERT INTO customers (id, name, email, phone, company, industry, tier,"
+                           " language) VALUES ($1, $2, lower($3), $4, $5, coalesce($6, 'other'),"
+                           " coalesce($7, 'sme'), $8)"
+                           " ON CONFLICT (lower(email)) WHERE email IS NOT NULL DO UPDATE SET"
+                           " phone = coalesce(EXCLUDED.phone, customers.phone),"
+                           " company = coalesce($5, customers.company),"
+                           " industry = coalesce($6, customers.industry),"
+                           " tier = coalesce($7, customers.tier), updated_at = now()"
+                           " RETURNING " CUSTOMER_COLS ", (xmax = 0)",
+                           8, p);
+        } else {
+            r = cs_db_exec(db,
+                           "INSERT INTO customers (id, name, email, phone, company, industry,"
+                           " tier, language) VALUES ($1, $2, $3, $4, $5, coalesce($6, 'other'),"
+                           " coalesce($7, 'sme'), $8) RETURNING " CUSTOMER_COLS ", true",
+                           8, p);
+        }
+    } else if (!r && !rq->customer_id) {
+        /* neither e-mail nor a normalisable phone: the phone as given */
         const char *q[] = {rq->phone};
         r = cs_db_exec(db,
                        "SELECT " CUSTOMER_COLS ", false FROM customers WHERE phone = $1"
-                       " ORDER BY created_at LIMIT 1",
+                       " AND merged_into IS NULL ORDER BY created_at LIMIT 1",
                        1, q);
         if (r && PQntuples(r) == 0) {
             PQclear(r);
@@ -182,7 +236,18 @@ static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_r
     }
     s_customer_take(c, r);
     PQclear(r);
-    return 0;
+    if (!c->created)
+        return 0;
+    char contact[CS_UUID_LEN];
+    cs_uuid(contact);
+    const char *k[] = {contact, c->id, name, rq->email, e164[0] ? e164 : NULL,
+                       ext[0] ? ext : NULL, c->language};
+    return cs_db_cmd(db,
+                     "INSERT INTO contacts (id, customer_id, name, email, phone, phone_ext,"
+                     " language, is_primary) VALUES ($1, $2, $3, lower($4), $5, $6, $7, true)",
+                     7, k) == 1
+               ? 0
+               : -1;
 }
 
 static int s_emit_customer(cs_db_t *db, const customer_row_t *c, Cs__Customer *msg,
@@ -224,12 +289,14 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     memset(out, 0, sizeof(*out));
     if (rq->external_id) {
         const char *p[] = {rq->external_id};
-        PGresult *r = cs_db_exec(db, "SELECT id, number FROM tickets WHERE external_id = $1", 1, p);
+        PGresult *r = cs_db_exec(
+            db, "SELECT id, number, customer_id FROM tickets WHERE external_id = $1", 1, p);
         if (!r)
             return -1;
         if (PQntuples(r) == 1) {
             snprintf(out->ticket_id, sizeof(out->ticket_id), "%s", PQgetvalue(r, 0, 0));
             snprintf(out->number, sizeof(out->number), "%s", PQgetvalue(r, 0, 1));
+            snprintf(out->customer_id, sizeof(out->customer_id), "%s", PQgetvalue(r, 0, 2));
             out->duplicate = 1;
             PQclear(r);
             return 0;
@@ -286,6 +353,12 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
                   " $16, to_timestamp($17::bigint / 1000.0))",
                   17, p) != 1)
+        goto out;
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", c.id);
+    const char *party = rq->from_addr ? rq->from_addr : (rq->email ? rq->email : rq->phone);
+    if (strcmp(rq->channel, "phone") != 0 &&
+        ledger_add(db, c.id, out->ticket_id, "inbound", desk_ledger_channel(rq->channel), "request",
+                   party, s_nz(rq->subject), out->ticket_id, NULL, rq->received_at_ms) < 0)
         goto out;
 
     Cs__Customer cust = CS__CUSTOMER__INIT;
