@@ -108,6 +108,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--lookups", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=4, help="CS_INTAKE_HTTP_THREADS")
     args = ap.parse_args()
     rnd = random.Random(4)
     var = os.path.join(BUILD, "bench-var", "intake-api")
@@ -118,7 +119,7 @@ def main():
                CS_INTAKE_HTTP_PORT=str(HTTP_PORT), CS_INTAKE_PUB_PORT=str(HTTP_PORT + 1),
                CS_INTAKE_REPLAY_PORT=str(HTTP_PORT + 2), CS_INTAKE_SMTP_PORT="0",
                CS_INTAKE_TIMELINE="0", CS_INTAKE_OUTBOUND_LEDGER="0",
-               CS_INTAKE_CTI_TOKEN=TOKEN)
+               CS_INTAKE_CTI_TOKEN=TOKEN, CS_INTAKE_HTTP_THREADS=str(args.threads))
     svc = Service("intake", [os.path.join(BUILD, "bin", "cs-intake")], env,
                   os.path.join(var, "intake.log"))
     base = f"http://127.0.0.1:{HTTP_PORT}"
@@ -128,7 +129,8 @@ def main():
         pool = bodies(400, rnd)
         avg_kb = sum(len(b) for b in pool) / len(pool) / 1024
         print(f"intake REST API — durable PostgreSQL (fsync on), bodies 5-50 KB "
-              f"(mean {avg_kb:.1f} KB), {args.seconds:.0f} s per run, one cs-intake")
+              f"(mean {avg_kb:.1f} KB), {args.seconds:.0f} s per run, one cs-intake with "
+              f"{args.threads} HTTP thread(s)")
         post_run(2, 2, pool)  # warm: statements prepared, caches filled
         for clients in (1, 16):
             t, elapsed = post_run(clients, args.seconds, pool)

@@ -34,14 +34,12 @@ static const char *const s_types[] = {"equipment_maintenance",
 #define IDEM_KEY_MAX 200
 #define STORE_KEY_REUSED -2
 
-/* SHA-256 (hex) of the request body in a canonical form (keys sorted, no
-   spaces), so that a retry that reorders members is still the same request. */
-static void s_body_sha(json_t *body, char out[65])
+/* SHA-256 (hex) of the request body as sent: a retry sends the same bytes.
+   (A canonical form would cost a second pass over bodies of tens of KB.) */
+static void s_body_sha(const char *body, size_t len, char out[65])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
-    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    SHA256((const unsigned char *)(canon ? canon : ""), canon ? strlen(canon) : 0, d);
-    free(canon);
+    SHA256((const unsigned char *)body, len, d);
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
@@ -75,9 +73,10 @@ static int s_key_taken(cs_db_t *db, const char *key, const char *sha, intake_res
     return same ? 1 : STORE_KEY_REUSED;
 }
 
-/* One transaction: claim the idempotency key (a concurrent request holding
-   it makes this INSERT wait for its commit, then find it taken), create
-   the ticket, bind the key to it. 0, STORE_KEY_REUSED or -1. */
+/* One transaction: claim the idempotency key for the ticket about to be
+   made (a concurrent request holding the key makes this INSERT wait for
+   its commit, then find it taken), then create the ticket. 0,
+   STORE_KEY_REUSED or -1. */
 static int s_store(cs_http_req_t *req, const intake_request_t *rq, const char *key,
                    const char *sha, intake_result_t *res, char *other)
 {
@@ -85,12 +84,17 @@ static int s_store(cs_http_req_t *req, const intake_request_t *rq, const char *k
     for (int attempt = 0; attempt < 2; attempt++) {
         if (cs_db_begin(db) < 0)
             return -1;
+        char ticket_id[CS_UUID_LEN];
+        intake_request_t with_id = *rq;
         if (key) {
-            const char *p[] = {key, sha};
+            cs_uuid(ticket_id);
+            with_id.ticket_id = ticket_id;
+            const char *p[] = {key, sha, ticket_id};
             PGresult *r = cs_db_exec(db,
-                                     "INSERT INTO idempotency_keys (key, body_sha) VALUES ($1, $2)"
-                                     " ON CONFLICT (key) DO NOTHING RETURNING key",
-                                     2, p);
+                                     "INSERT INTO idempotency_keys (key, body_sha, ticket_id)"
+                                     " VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING"
+                                     " RETURNING key",
+                                     3, p);
             if (!r)
                 goto failed;
             int claimed = PQntuples(r) == 1;
@@ -101,9 +105,9 @@ static int s_store(cs_http_req_t *req, const intake_request_t *rq, const char *k
                 return rc == 1 ? 0 : rc; /* the same request, another one, or -1 */
             }
         }
-        if (intake_ticket_create(db, rq, res) < 0)
+        if (intake_ticket_create(db, &with_id, res) < 0)
             goto failed;
-        if (key) {
+        if (key && res->duplicate) { /* its external_id named an older ticket */
             const char *p[] = {key, res->ticket_id};
             if (cs_db_cmd(db, "UPDATE idempotency_keys SET ticket_id = $2 WHERE key = $1", 2, p) !=
                 1)
@@ -154,7 +158,7 @@ static void s_post_request(cs_http_req_t *req, cs_http_resp_t *resp)
     char body_sha[65];
     if (s_idem_key(req, resp, &idem_key) < 0)
         goto out;
-    s_body_sha(body, body_sha);
+    s_body_sha(req->body, req->body_len, body_sha);
     json_t *cust = json_object_get(body, "customer");
     if (!json_is_object(cust)) {
         cs_http_error(resp, 422, "customer",

@@ -1,6 +1,7 @@
 /*
  * cti — see cti.h.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static const char *const s_causes[] = {"normal", "no_answer", "busy", "abandoned
 
 /* ---- who may call ---------------------------------------------------------------- */
 
-static int64_t s_unconfigured_logged_ms;
+static _Atomic int64_t s_unconfigured_logged_ms; /* HTTP threads share it */
 
 /* The shared token (events), or for the other routes also a desk role. */
 static int s_auth(cs_http_req_t *req, cs_http_resp_t *resp, int desk_role_ok)

@@ -8,6 +8,9 @@
  * each ticket (CS_INTAKE_TIMELINE, default 1) and notify's for the letters
  * sent, which enter the ledger (CS_INTAKE_OUTBOUND_LEDGER, default 1); 0
  * where that service does not run, else /readyz waits for it.
+ *
+ * The HTTP API runs on CS_INTAKE_HTTP_THREADS threads (default 4), each with
+ * its own database connection: its handlers keep no state between requests.
  */
 #include "api.h"
 #include "cs_config.h"
@@ -25,8 +28,19 @@ extern const cs_migration_t intake_migrations[];
 static mail_gateway_t *s_mail;
 static int64_t s_timeline = 1, s_outbound = 1;
 
+/* A connection for each HTTP pool thread. */
+static cs_db_t *s_http_db(void *ctx)
+{
+    return cs_service_db_new(ctx, "http");
+}
+
 static int s_init(cs_service_t *svc)
 {
+    int64_t threads;
+    if (cs_env_svc_int("intake", "HTTP_THREADS", 4, 1, 64, &threads) < 0)
+        return -1;
+    /* Requests commit in parallel, so PostgreSQL flushes many in one WAL write. */
+    cs_http_set_threads(cs_service_http(svc), (int)threads, s_http_db, svc);
     cs_metric_declare("cs_intake_tickets_total", "counter", "Tickets created, by channel.");
     cs_metric_declare("cs_intake_mail_total", "counter",
                       "Messages received by the mail gateway, by outcome and reason.");

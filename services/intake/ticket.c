@@ -9,7 +9,6 @@
 #include "cs_bus.h"
 #include "cs_log.h"
 #include "desk.h"
-#include "ledger.h"
 #include "phone.h"
 #include "ticket.h"
 
@@ -146,20 +145,31 @@ static void s_customer_take(customer_row_t *c, PGresult *r)
    add a phone, company, industry or tier, but never renames the record. */
 static PGresult *s_customer_by_contact(cs_db_t *db, const intake_request_t *rq, const char *phone)
 {
-    const char *p[] = {rq->email, rq->email ? NULL : phone, rq->phone,
-                       rq->company, rq->industry, rq->tier};
-    return cs_db_exec(db,
-                      "WITH k AS (SELECT customer_id FROM contacts"
-                      " WHERE ($1::text IS NOT NULL AND lower(email) = lower($1))"
-                      " OR ($2::text IS NOT NULL AND phone = $2)"
-                      " ORDER BY is_primary DESC, created_at LIMIT 1)"
-                      " UPDATE customers c SET phone = coalesce(c.phone, $3),"
-                      " company = coalesce($4, c.company), industry = coalesce($5, c.industry),"
-                      " tier = coalesce($6, c.tier), updated_at = now()"
-                      " FROM k WHERE c.id = k.customer_id"
-                      " RETURNING c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier,"
-                      " c.language, false",
-                      6, p);
+    const char *p[] = {rq->email ? rq->email : phone, rq->phone, rq->company, rq->industry,
+                       rq->tier};
+    /* Two texts, so that each is planned on its own index (a prepared
+       statement's generic plan cannot pick one of two by a parameter). */
+#define BY_CONTACT(match)                                                                          \
+    "WITH k AS (SELECT customer_id FROM contacts WHERE " match                                     \
+    "   ORDER BY is_primary DESC, created_at LIMIT 1),"                                            \
+    " u AS (UPDATE customers c SET phone = coalesce(c.phone, $2),"                                 \
+    "   company = coalesce($3, c.company), industry = coalesce($4, c.industry),"                   \
+    "   tier = coalesce($5, c.tier), updated_at = now()"                                           \
+    "   FROM k WHERE c.id = k.customer_id"                                                         \
+    "   AND (c.phone IS NULL AND $2::text IS NOT NULL"                                             \
+    "     OR c.company IS DISTINCT FROM coalesce($3, c.company)"                                   \
+    "     OR c.industry IS DISTINCT FROM coalesce($4, c.industry)"                                 \
+    "     OR c.tier IS DISTINCT FROM coalesce($5, c.tier))"                                        \
+    "   RETURNING c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier, c.language)"      \
+    " SELECT *, false FROM u UNION ALL"                                                            \
+    " SELECT c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier, c.language, false"     \
+    " FROM customers c JOIN k ON c.id = k.customer_id WHERE NOT EXISTS (SELECT 1 FROM u)"
+    /* Written only when the request adds something: most requests come
+       from known customers and change nothing. */
+    if (rq->email)
+        return cs_db_exec(db, BY_CONTACT("lower(email) = lower($1)"), 5, p);
+    return cs_db_exec(db, BY_CONTACT("phone = $1"), 5, p);
+#undef BY_CONTACT
 }
 
 static PGresult *s_customer_by_id(cs_db_t *db, const char *id)
@@ -263,22 +273,6 @@ static int s_emit_customer(cs_db_t *db, const customer_row_t *c, Cs__Customer *m
     return cs_bus_emit(db, "intake.customer.upserted", &env);
 }
 
-/* Next number of the year (in the company's time zone): CS-2026-000123. */
-static int s_next_number(cs_db_t *db, char *number, size_t size)
-{
-    PGresult *r = cs_db_exec(db,
-                             "INSERT INTO ticket_numbers (year, last) VALUES"
-                             " (extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int, 1)"
-                             " ON CONFLICT (year) DO UPDATE SET last = ticket_numbers.last + 1"
-                             " RETURNING year, last",
-                             0, NULL);
-    if (!r)
-        return -1;
-    snprintf(number, size, "CS-%s-%06lld", PQgetvalue(r, 0, 0), (long long)cs_db_get_i64(r, 0, 1));
-    PQclear(r);
-    return 0;
-}
-
 static const char *s_nz(const char *s)
 {
     return s ? s : "";
@@ -323,14 +317,17 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     rq = &clean;
     if (s_customer_upsert(db, rq, &c) < 0)
         goto out;
-    cs_uuid(out->ticket_id);
-    if (s_next_number(db, out->number, sizeof(out->number)) < 0)
-        goto out;
+    snprintf(out->ticket_id, sizeof(out->ticket_id), "%s", rq->ticket_id ? rq->ticket_id : "");
+    if (!rq->ticket_id)
+        cs_uuid(out->ticket_id);
 
+    /* One statement: the next number of the year (in the company's time
+       zone: CS-2026-000123), the ticket, and its entry in the ledger (a
+       phone ticket has none: its call is the entry). */
     char received[24], emerg[24], attach[24];
     const char *language = rq->language ? rq->language : c.language;
+    const char *party = rq->from_addr ? rq->from_addr : (rq->email ? rq->email : rq->phone);
     const char *p[] = {out->ticket_id,
-                       out->number,
                        rq->channel,
                        c.id,
                        rq->from_addr,
@@ -345,21 +342,35 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
                        rq->message_id,
                        rq->external_id,
                        cs_db_i64(attach, rq->attachment_count),
-                       cs_db_i64(received, rq->received_at_ms)};
-    if (cs_db_cmd(db,
-                  "INSERT INTO tickets (id, number, channel, customer_id, from_addr, from_name,"
-                  " subject, body, requested_type, urgency, impact, emergency_flag, language,"
-                  " message_id, external_id, attachment_count, received_at)"
-                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-                  " $16, to_timestamp($17::bigint / 1000.0))",
-                  17, p) != 1)
+                       cs_db_i64(received, rq->received_at_ms),
+                       strcmp(rq->channel, "phone") == 0 ? NULL : desk_ledger_channel(rq->channel),
+                       party};
+    PGresult *r = cs_db_exec(
+        db,
+        "WITH n AS (INSERT INTO ticket_numbers (year, last) VALUES"
+        "   (extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int, 1)"
+        "   ON CONFLICT (year) DO UPDATE SET last = ticket_numbers.last + 1 RETURNING year, last),"
+        " t AS (INSERT INTO tickets (id, number, channel, customer_id, from_addr, from_name,"
+        "   subject, body, requested_type, urgency, impact, emergency_flag, language,"
+        "   message_id, external_id, attachment_count, received_at)"
+        "   SELECT $1, 'CS-' || n.year || '-' || CASE WHEN n.last < 1000000"
+        "     THEN lpad(n.last::text, 6, '0') ELSE n.last::text END,"
+        "     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+        "     to_timestamp($16::bigint / 1000.0) FROM n"
+        "   RETURNING id, number, customer_id, subject, received_at),"
+        " l AS (INSERT INTO ledger (customer_id, ticket_id, direction, channel, kind, party,"
+        "   summary, ref, at) SELECT customer_id, id, 'inbound', $17, 'request', $18,"
+        "   left(subject, 300), id::text, received_at FROM t WHERE $17::text IS NOT NULL"
+        "   ON CONFLICT (kind, ref) DO NOTHING)"
+        " SELECT number FROM t",
+        18, p);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
         goto out;
+    }
+    snprintf(out->number, sizeof(out->number), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
     snprintf(out->customer_id, sizeof(out->customer_id), "%s", c.id);
-    const char *party = rq->from_addr ? rq->from_addr : (rq->email ? rq->email : rq->phone);
-    if (strcmp(rq->channel, "phone") != 0 &&
-        ledger_add(db, c.id, out->ticket_id, "inbound", desk_ledger_channel(rq->channel), "request",
-                   party, s_nz(rq->subject), out->ticket_id, NULL, rq->received_at_ms) < 0)
-        goto out;
 
     Cs__Customer cust = CS__CUSTOMER__INIT;
     cust.customer_id = c.id;

@@ -29,6 +29,7 @@ typedef struct {
     int64_t received_at_ms;
     const char *trace_id;
     const char *customer_id; /* a known customer (a matched caller), or NULL: by contact */
+    const char *ticket_id;   /* the new ticket's id when the caller chose it, or NULL */
 } intake_request_t;
 
 typedef struct {
