@@ -77,8 +77,8 @@ static int s_key_taken(cs_db_t *db, const char *key, const char *sha, intake_res
    made (a concurrent request holding the key makes this INSERT wait for
    its commit, then find it taken), then create the ticket. 0,
    STORE_KEY_REUSED or -1. */
-static int s_store(cs_http_req_t *req, const intake_request_t *rq, const char *key,
-                   const char *sha, intake_result_t *res, char *other)
+static int s_store(cs_http_req_t *req, const intake_request_t *rq, const char *key, const char *sha,
+                   intake_result_t *res, char *other)
 {
     cs_db_t *db = req->db;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -171,11 +171,13 @@ static void s_post_request(cs_http_req_t *req, cs_http_resp_t *resp)
         fields_str(cust, "email", "customer.email", 254, NULL, 0, &rq.email, resp) < 0 ||
         fields_str(cust, "phone", "customer.phone", 32, NULL, 0, &rq.phone, resp) < 0 ||
         fields_str(cust, "company", "customer.company", 200, NULL, 0, &rq.company, resp) < 0 ||
-        fields_str(cust, "industry", "customer.industry", 32, fields_industries, 0, &rq.industry, resp) < 0 ||
+        fields_str(cust, "industry", "customer.industry", 32, fields_industries, 0, &rq.industry,
+                   resp) < 0 ||
         fields_str(cust, "tier", "customer.tier", 16, fields_tiers, 0, &rq.tier, resp) < 0 ||
         fields_str(body, "subject", "subject", 500, NULL, 1, &rq.subject, resp) < 0 ||
         fields_str(body, "description", "description", 100000, NULL, 1, &rq.body, resp) < 0 ||
-        fields_str(body, "service_type", "service_type", 32, s_types, 0, &rq.requested_type, resp) < 0 ||
+        fields_str(body, "service_type", "service_type", 32, s_types, 0, &rq.requested_type, resp) <
+            0 ||
         fields_str(body, "urgency", "urgency", 16, s_urgencies, 0, &rq.urgency, resp) < 0 ||
         fields_str(body, "impact", "impact", 16, s_impacts, 0, &rq.impact, resp) < 0 ||
         fields_str(body, "language", "language", 8, fields_languages, 0, &rq.language, resp) < 0 ||
@@ -269,14 +271,14 @@ static void s_get_request(cs_http_req_t *req, cs_http_resp_t *resp)
         return;
     }
     const char *p[] = {number};
-    PGresult *r = cs_db_exec(
-        req->db,
-        "SELECT number, channel, subject, status,"
-        " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-        " to_char(coalesce(status_at, received_at) AT TIME ZONE 'UTC',"
-        " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        " FROM tickets WHERE number = $1",
-        1, p);
+    PGresult *r =
+        cs_db_exec(req->db,
+                   "SELECT number, channel, subject, status,"
+                   " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+                   " to_char(coalesce(status_at, received_at) AT TIME ZONE 'UTC',"
+                   " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+                   " FROM tickets WHERE number = $1",
+                   1, p);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error");
         return;

@@ -102,7 +102,10 @@ static int s_parse_event(json_t *b, call_event_t *e, cs_http_resp_t *resp)
         return -1;
     }
     if (strcmp(e->event, "new") == 0 && (!e->from || !e->to || !e->direction)) {
-        cs_http_error(resp, 422, !e->from ? "from" : !e->to ? "to" : "direction",
+        cs_http_error(resp, 422,
+                      !e->from ? "from"
+                      : !e->to ? "to"
+                               : "direction",
                       "a new call needs from, to and direction");
         return -1;
     }
@@ -263,8 +266,7 @@ static int s_settle(cs_db_t *db, const char *call_id, int *settled)
     }
     if (missed && inbound)
         snprintf(summary, sizeof(summary), "missed call (%s)%s%s", c.outcome,
-                 number ? ", call-back ticket " : ", no number to call back",
-                 number ? number : "");
+                 number ? ", call-back ticket " : ", no number to call back", number ? number : "");
     else if (missed)
         snprintf(summary, sizeof(summary), "outbound call not answered (%s)", c.outcome);
     else
@@ -318,8 +320,8 @@ static int s_apply(cs_db_t *db, const call_event_t *e, int *settled)
     const char *is_end = strcmp(e->event, "hangup") == 0 ? "t" : "f";
     const char *outcome =
         !e->cause ? NULL : (strcmp(e->cause, "normal") == 0 ? "answered" : e->cause);
-    const char *p[] = {e->call_id, e->direction, from,    to,     from == fe && fx[0] ? fx : NULL,
-                       e->agent,   at,           is_new,  is_ans, is_end,
+    const char *p[] = {e->call_id, e->direction, from,   to,     from == fe && fx[0] ? fx : NULL,
+                       e->agent,   at,           is_new, is_ans, is_end,
                        outcome,    e->cause};
     /* The caller (inbound: from; outbound: to) finds the customer by contact. */
     if (cs_db_cmd(db,
@@ -456,9 +458,10 @@ static void s_lookup(cs_http_req_t *req, cs_http_resp_t *resp)
     PQclear(r);
     const char *q[] = {id};
     r = cs_db_exec(req->db,
-                   "SELECT number, subject, status, channel, " TS("received_at")
-                   " FROM tickets WHERE customer_id = $1 AND status NOT IN ('closed', 'terminated')"
-                   " ORDER BY received_at DESC LIMIT 20",
+                   "SELECT number, subject, status, channel, " TS(
+                       "received_at") " FROM tickets WHERE customer_id = $1 AND status NOT IN "
+                                      "('closed', 'terminated')"
+                                      " ORDER BY received_at DESC LIMIT 20",
                    1, q);
     if (!r) {
         json_decref(c);
@@ -500,11 +503,13 @@ static void s_get_call(cs_http_req_t *req, cs_http_resp_t *resp)
     PGresult *r = cs_db_exec(
         req->db,
         "SELECT c.call_id, c.direction, c.agent, c.outcome, c.cause, c.customer_id,"
-        " " TS("c.started_at") ", " TS("c.answered_at") ", " TS("c.ended_at") ","
-        " m.number, t.number, c.logged,"
-        " (SELECT json_agg(event ORDER BY at) FROM call_events e WHERE e.call_id = c.call_id)"
-        " FROM calls c LEFT JOIN tickets m ON m.id = c.missed_ticket_id"
-        " LEFT JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = $1",
+        " " TS("c.started_at") ", " TS("c.answered_at") ", " TS(
+            "c.ended_at") ","
+                          " m.number, t.number, c.logged,"
+                          " (SELECT json_agg(event ORDER BY at) FROM call_events e WHERE e.call_id "
+                          "= c.call_id)"
+                          " FROM calls c LEFT JOIN tickets m ON m.id = c.missed_ticket_id"
+                          " LEFT JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = $1",
         1, p);
     if (!r) {
         cs_http_error(resp, 503, NULL, "database error");
@@ -515,10 +520,9 @@ static void s_get_call(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_http_error(resp, 404, "call_id", "no call %.64s", req->param[0]);
         return;
     }
-    static const char *const keys[] = {"call_id",     "direction",   "agent",
-                                       "outcome",     "cause",       "customer_id",
-                                       "started_at",  "answered_at", "ended_at",
-                                       "callback_ticket", "ticket"};
+    static const char *const keys[] = {"call_id",  "direction",       "agent",      "outcome",
+                                       "cause",    "customer_id",     "started_at", "answered_at",
+                                       "ended_at", "callback_ticket", "ticket"};
     json_t *o = json_object();
     for (int i = 0; i < 11; i++)
         json_object_set_new(o, keys[i], cs_json_col(r, 0, i));
@@ -533,8 +537,8 @@ static void s_get_call(cs_http_req_t *req, cs_http_resp_t *resp)
    answered call (channel phone), once per call. */
 static void s_call_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
 {
-    static const char *const allowed[] = {"subject", "notes",  "service_type", "urgency",
-                                          "impact",  "language", "agent",      NULL};
+    static const char *const allowed[] = {"subject", "notes",    "service_type", "urgency",
+                                          "impact",  "language", "agent",        NULL};
     static const char *const urgencies[] = {"low", "medium", "high", "critical", NULL};
     static const char *const impacts[] = {"single", "site", "multi_site", "public", NULL};
     cs_service_t *svc = req->ctx;
@@ -649,8 +653,9 @@ void cti_register(cs_service_t *svc)
     cs_http_t *http = cs_service_http(svc);
     cs_metric_declare("cs_intake_cti_events_total", "counter",
                       "Call events received from the PBX, by event and result (applied, repeat).");
-    cs_metric_declare("cs_intake_calls_total", "counter",
-                      "Calls settled: logged (answered, or outbound) or missed (call-back ticket).");
+    cs_metric_declare(
+        "cs_intake_calls_total", "counter",
+        "Calls settled: logged (answered, or outbound) or missed (call-back ticket).");
     cs_http_route(http, "POST", "/v1/cti/events", s_post_event, svc);
     cs_http_route(http, "GET", "/v1/cti/lookup", s_lookup, svc);
     cs_http_route(http, "GET", "/v1/cti/calls/*", s_get_call, svc);

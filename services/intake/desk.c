@@ -189,16 +189,16 @@ static int s_token_ok(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") == n;
 }
 
-int desk_viewer(cs_http_req_t *req, cs_http_resp_t *resp, const char *reason_dflt,
-                desk_viewer_t *v)
+int desk_viewer(cs_http_req_t *req, cs_http_resp_t *resp, const char *reason_dflt, desk_viewer_t *v)
 {
     memset(v, 0, sizeof(*v));
     v->actor = cs_http_header(req, "X-CS-Actor");
     v->role = cs_http_header(req, "X-CS-Role");
     v->reason = cs_http_query(req, "reason");
     if (v->actor && !s_token_ok(v->actor)) {
-        cs_http_error(resp, 422, "X-CS-Actor", "X-CS-Actor must be a login of 1 to 64 letters,"
-                                               " digits, '.', '_', '@' or '-'");
+        cs_http_error(resp, 422, "X-CS-Actor",
+                      "X-CS-Actor must be a login of 1 to 64 letters,"
+                      " digits, '.', '_', '@' or '-'");
         return -1;
     }
     if (v->role && !s_token_ok(v->role)) {
@@ -224,8 +224,7 @@ int desk_viewer(cs_http_req_t *req, cs_http_resp_t *resp, const char *reason_dfl
         v->reason = reason_dflt;
     }
     if (!v->role || !desk_role_in(v->role, s_cfg.personal_roles))
-        snprintf(v->withheld, sizeof(v->withheld),
-                 "withheld: role %s may not read personal fields",
+        snprintf(v->withheld, sizeof(v->withheld), "withheld: role %s may not read personal fields",
                  v->role ? v->role : "(none: X-CS-Role is not set)");
     else if (!v->actor)
         snprintf(v->withheld, sizeof(v->withheld), "withheld: X-CS-Actor is not set");

@@ -7,8 +7,12 @@
 #include "desk.h"
 #include "fields.h"
 
-const char *const fields_industries[] = {"oil_gas_supplier", "chemical_producer", "energy_investor",
-                                         "regulator",        "partner",           "other",
+const char *const fields_industries[] = {"oil_gas_supplier",
+                                         "chemical_producer",
+                                         "energy_investor",
+                                         "regulator",
+                                         "partner",
+                                         "other",
                                          NULL};
 const char *const fields_tiers[] = {"strategic", "large", "sme", NULL};
 const char *const fields_languages[] = {"zh-CN", "en", NULL};
@@ -46,8 +50,8 @@ int fields_email_ok(const char *s)
     return 1;
 }
 
-int fields_str(json_t *obj, const char *key, const char *field, size_t max,
-               const char *const *set, int required, const char **out, cs_http_resp_t *resp)
+int fields_str(json_t *obj, const char *key, const char *field, size_t max, const char *const *set,
+               int required, const char **out, cs_http_resp_t *resp)
 {
     *out = NULL;
     json_t *v = json_object_get(obj, key);

@@ -21,8 +21,8 @@ int fields_in(const char *v, const char *const *set);
 /* String member key of obj, reported as field: NULL when absent or null
    (422 when required), else 1..max bytes, not blank, and one of set when
    set is given. 0, or -1 with the 422 in resp. */
-int fields_str(json_t *obj, const char *key, const char *field, size_t max,
-               const char *const *set, int required, const char **out, cs_http_resp_t *resp);
+int fields_str(json_t *obj, const char *key, const char *field, size_t max, const char *const *set,
+               int required, const char **out, cs_http_resp_t *resp);
 
 /* A plausible addr-spec (one '@', dotted domain, no spaces), at most 254 bytes. */
 int fields_email_ok(const char *s);

@@ -230,11 +230,12 @@ static int s_on_ticket_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     cs_db_i64(at, at_ms);
     if (f->status && *f->status) {
         const char *p[] = {f->number, f->status, at};
-        if (cs_db_cmd(db,
-                      "UPDATE tickets SET status = $2, status_at = to_timestamp($3::bigint / 1000.0)"
-                      " WHERE number = $1 AND (status_at IS NULL"
-                      " OR status_at <= to_timestamp($3::bigint / 1000.0))",
-                      3, p) < 0)
+        if (cs_db_cmd(
+                db,
+                "UPDATE tickets SET status = $2, status_at = to_timestamp($3::bigint / 1000.0)"
+                " WHERE number = $1 AND (status_at IS NULL"
+                " OR status_at <= to_timestamp($3::bigint / 1000.0))",
+                3, p) < 0)
             return -1;
     }
     int with_message = 0;
@@ -273,19 +274,19 @@ static int s_on_notification(cs_db_t *db, const Cs__Envelope *env, void *ctx)
 {
     (void)ctx;
     const Cs__NotificationEvent *ne = env->notification_event;
-    if (!ne || !ne->notification_id || !*ne->notification_id || !ne->kind ||
-        s_staff_kind(ne->kind))
+    if (!ne || !ne->notification_id || !*ne->notification_id || !ne->kind || s_staff_kind(ne->kind))
         return 1;
     const char *recipient = ne->recipient ? ne->recipient : "";
     const char *p[] = {ne->ticket_number ? ne->ticket_number : "", recipient};
-    PGresult *r = cs_db_exec(db,
-                             "SELECT t.id::text, t.customer_id::text, left(t.subject, 200) FROM tickets t"
-                             " WHERE t.number = $1"
-                             " UNION ALL"
-                             " SELECT NULL, k.customer_id::text, NULL FROM contacts k"
-                             " WHERE $1 = '' AND k.email IS NOT NULL AND lower(k.email) = lower($2)"
-                             " LIMIT 1",
-                             2, p);
+    PGresult *r =
+        cs_db_exec(db,
+                   "SELECT t.id::text, t.customer_id::text, left(t.subject, 200) FROM tickets t"
+                   " WHERE t.number = $1"
+                   " UNION ALL"
+                   " SELECT NULL, k.customer_id::text, NULL FROM contacts k"
+                   " WHERE $1 = '' AND k.email IS NOT NULL AND lower(k.email) = lower($2)"
+                   " LIMIT 1",
+                   2, p);
     if (!r)
         return -1;
     if (PQntuples(r) != 1) {
@@ -299,17 +300,19 @@ static int s_on_notification(cs_db_t *db, const Cs__Envelope *env, void *ctx)
              cs_db_get(r, 0, 2));
     PQclear(r);
     const char *channel = strchr(recipient, '@') ? "mail" : "sms";
-    return ledger_add(db, customer_id, ticket_id, "outbound", channel, ne->kind, recipient,
-                      summary, ne->notification_id, "notify", env->occurred_at_ms);
+    return ledger_add(db, customer_id, ticket_id, "outbound", channel, ne->kind, recipient, summary,
+                      ne->notification_id, "notify", env->occurred_at_ms);
 }
 
 void ledger_subscribe(cs_consumer_t *consumer, int timeline, int outbound)
 {
     static const char *const types[] = {
-        "dispatch.ticket.accepted",     "dispatch.ticket.assigned",   "dispatch.ticket.responded",
-        "dispatch.ticket.status_changed", "dispatch.ticket.escalated", "dispatch.ticket.resolved",
-        "dispatch.ticket.closed",       "dispatch.ticket.reopened",   "dispatch.ticket.terminated",
-        "dispatch.ticket.reclassified", "dispatch.ticket.transferred", "dispatch.ticket.noted",
+        "dispatch.ticket.accepted",         "dispatch.ticket.assigned",
+        "dispatch.ticket.responded",        "dispatch.ticket.status_changed",
+        "dispatch.ticket.escalated",        "dispatch.ticket.resolved",
+        "dispatch.ticket.closed",           "dispatch.ticket.reopened",
+        "dispatch.ticket.terminated",       "dispatch.ticket.reclassified",
+        "dispatch.ticket.transferred",      "dispatch.ticket.noted",
         "dispatch.ticket.customer_replied", NULL};
     for (int i = 0; timeline && types[i]; i++)
         cs_consumer_on(consumer, types[i], s_on_ticket_event, NULL);

@@ -13,8 +13,18 @@
 /* Does p start an extension marker? Returns its length, or 0. */
 static size_t s_ext_marker(const char *p)
 {
-    static const char *const markers[] = {"ext.", "ext", "EXT.", "EXT", "Ext.", "Ext", "x",
-                                          "X",    "#",   ",",    ";",   "\xE8\xBD\xAC", /* 转 */
+    static const char *const markers[] = {"ext.",
+                                          "ext",
+                                          "EXT.",
+                                          "EXT",
+                                          "Ext.",
+                                          "Ext",
+                                          "x",
+                                          "X",
+                                          "#",
+                                          ",",
+                                          ";",
+                                          "\xE8\xBD\xAC",             /* 转 */
                                           "\xE5\x88\x86\xE6\x9C\xBA", /* 分机 */
                                           NULL};
     for (const char *const *m = markers; *m; m++)
@@ -34,8 +44,9 @@ static int s_valid_cn(const char *n, char *err, size_t errlen)
             return 0;
         if (len == 10 && n[1] == '0')
             return 0;
-        cs_errf(err, errlen, "is neither a Chinese mobile number (11 digits, 13x-19x) nor a"
-                             " Beijing number (010 and 8 digits)");
+        cs_errf(err, errlen,
+                "is neither a Chinese mobile number (11 digits, 13x-19x) nor a"
+                " Beijing number (010 and 8 digits)");
         return -1;
     }
     if ((strncmp(n, "400", 3) == 0 || strncmp(n, "800", 3) == 0) && len == 10)
@@ -90,8 +101,9 @@ int phone_e164(const char *text, const char *country, char *e164, char *ext, cha
             in_ext = 1;
             p += m;
         } else {
-            cs_errf(err, errlen, "may hold only digits, '+', spaces, dashes, parentheses and an"
-                                 " extension");
+            cs_errf(err, errlen,
+                    "may hold only digits, '+', spaces, dashes, parentheses and an"
+                    " extension");
             return -1;
         }
     }
@@ -124,8 +136,9 @@ int phone_e164(const char *text, const char *country, char *e164, char *ext, cha
         } else if (d[0] == '1' || strncmp(d, "400", 3) == 0 || strncmp(d, "800", 3) == 0) {
             snprintf(full, sizeof(full), "86%s", d);
         } else {
-            cs_errf(err, errlen, "is not a Chinese number: give the area code with its 0, or the"
-                                 " country with + or 00");
+            cs_errf(err, errlen,
+                    "is not a Chinese number: give the area code with its 0, or the"
+                    " country with + or 00");
             return -1;
         }
     } else {

@@ -70,11 +70,12 @@ static json_t *s_customer_json(cs_db_t *db, const char *id, const desk_viewer_t 
                                char *merged_into)
 {
     const char *p[] = {id};
-    PGresult *r = cs_db_exec(db,
-                             "SELECT id, company, industry, tier, region, language, address,"
-                             " merged_into, " TS("created_at") ", " TS("updated_at") ", updated_by"
-                             " FROM customers WHERE id = $1",
-                             1, p);
+    PGresult *r = cs_db_exec(
+        db,
+        "SELECT id, company, industry, tier, region, language, address,"
+        " merged_into, " TS("created_at") ", " TS("updated_at") ", updated_by"
+                                                                " FROM customers WHERE id = $1",
+        1, p);
     if (!r) {
         *status = 503;
         return NULL;
@@ -197,8 +198,8 @@ static int s_null(json_t *o, const char *key)
 
 static int s_contact_parse(json_t *c, int index, int partial, contact_in_t *k, cs_http_resp_t *resp)
 {
-    static const char *const allowed[] = {"name", "email", "phone", "title", "language", "primary",
-                                          NULL};
+    static const char *const allowed[] = {"name",     "email",   "phone", "title",
+                                          "language", "primary", NULL};
     char pre[32], f_name[48], f_email[48], f_phone[48], f_title[48], f_lang[48], f_prim[48];
     if (index >= 0)
         snprintf(pre, sizeof(pre), "contacts[%d].", index);
@@ -290,8 +291,8 @@ static int s_customer_parse(json_t *b, int partial, customer_in_t *c, cs_http_re
 
 /* An e-mail address already a contact of another customer: 409 naming the
    field and that customer (a duplicate to merge, not a second record). */
-static int s_email_free(cs_db_t *db, const char *email, const char *customer_id,
-                        const char *field, cs_http_resp_t *resp)
+static int s_email_free(cs_db_t *db, const char *email, const char *customer_id, const char *field,
+                        cs_http_resp_t *resp)
 {
     const char *p[] = {email, customer_id};
     PGresult *r = cs_db_exec(db,
@@ -399,8 +400,10 @@ static void s_create(cs_http_req_t *req, cs_http_resp_t *resp)
         }
         for (size_t j = 0; j < i && ks[i].email; j++)
             if (ks[j].email && strcasecmp(ks[j].email, ks[i].email) == 0) {
-                cs_http_error(resp, 422, "contacts", "contacts[%zu] and contacts[%zu] share an"
-                                                     " e-mail address", j, i);
+                cs_http_error(resp, 422, "contacts",
+                              "contacts[%zu] and contacts[%zu] share an"
+                              " e-mail address",
+                              j, i);
                 goto out;
             }
     }
@@ -416,10 +419,14 @@ static void s_create(cs_http_req_t *req, cs_http_resp_t *resp)
     char id[CS_UUID_LEN];
     cs_uuid(id);
     const char *language = c.language ? c.language : "zh-CN";
-    const char *p[] = {id,     nk ? ks[primary].name : c.organisation,
-                       c.organisation,   c.industry,
-                       c.tier, c.region,
-                       language, c.address,
+    const char *p[] = {id,
+                       nk ? ks[primary].name : c.organisation,
+                       c.organisation,
+                       c.industry,
+                       c.tier,
+                       c.region,
+                       language,
+                       c.address,
                        v.actor};
     if (cs_db_begin(req->db) < 0) {
         cs_http_error(resp, 503, NULL, "database unavailable, try again");
@@ -502,8 +509,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
     if (phone && fields_phone(phone, "phone", e164, ext, resp) < 0)
         return;
     char lb[24], ob[24];
-    const char *p[] = {q,        email, phone ? e164 : NULL, tier, industry,
-                       region, cs_db_i64(lb, limit), cs_db_i64(ob, offset)};
+    const char *p[] = {q,        email,  phone ? e164 : NULL,  tier,
+                       industry, region, cs_db_i64(lb, limit), cs_db_i64(ob, offset)};
     PGresult *r = cs_db_exec(
         req->db,
         "SELECT c.id, c.company, c.industry, c.tier, c.region, c.language, k.name, k.email,"
@@ -511,7 +518,8 @@ static void s_list(cs_http_req_t *req, cs_http_resp_t *resp)
         " FROM customers c LEFT JOIN LATERAL (SELECT name, email, phone FROM contacts"
         "   WHERE customer_id = c.id ORDER BY is_primary DESC, created_at LIMIT 1) k ON true"
         " WHERE c.merged_into IS NULL"
-        " AND ($1::text IS NULL OR c.company ILIKE '%' || replace(replace(replace($1, '\\', '\\\\'),"
+        " AND ($1::text IS NULL OR c.company ILIKE '%' || replace(replace(replace($1, '\\', "
+        "'\\\\'),"
         "      '%', '\\%'), '_', '\\_') || '%')"
         " AND ($2::text IS NULL OR c.id IN (SELECT customer_id FROM contacts"
         "      WHERE lower(email) = lower($2)))"
@@ -618,10 +626,16 @@ static void s_patch(cs_http_req_t *req, cs_http_resp_t *resp)
         cs_db_rollback(req->db);
         goto out;
     }
-    const char *p[] = {id,           c.organisation, c.industry,
-                       c.tier,       c.region,       c.language,
-                       c.address,    c.clear_region ? "t" : "f",
-                       c.clear_address ? "t" : "f",  v.actor};
+    const char *p[] = {id,
+                       c.organisation,
+                       c.industry,
+                       c.tier,
+                       c.region,
+                       c.language,
+                       c.address,
+                       c.clear_region ? "t" : "f",
+                       c.clear_address ? "t" : "f",
+                       v.actor};
     if (cs_db_cmd(req->db,
                   "UPDATE customers SET company = coalesce($2, company),"
                   " industry = coalesce($3, industry), tier = coalesce($4, tier),"
@@ -666,8 +680,8 @@ static void s_add_contact(cs_http_req_t *req, cs_http_resp_t *resp)
     }
     const char *p[] = {id};
     if (k.primary == 1 &&
-        cs_db_cmd(req->db, "UPDATE contacts SET is_primary = false WHERE customer_id = $1", 1,
-                  p) < 0) {
+        cs_db_cmd(req->db, "UPDATE contacts SET is_primary = false WHERE customer_id = $1", 1, p) <
+            0) {
         s_db_failed(req, resp);
         goto out;
     }
@@ -731,8 +745,8 @@ static void s_patch_contact(cs_http_req_t *req, cs_http_resp_t *resp)
     }
     const char *q[] = {id};
     if (k.primary == 1 &&
-        cs_db_cmd(req->db, "UPDATE contacts SET is_primary = false WHERE customer_id = $1", 1,
-                  q) < 0) {
+        cs_db_cmd(req->db, "UPDATE contacts SET is_primary = false WHERE customer_id = $1", 1, q) <
+            0) {
         s_db_failed(req, resp);
         goto out;
     }
@@ -748,17 +762,17 @@ static void s_patch_contact(cs_http_req_t *req, cs_http_resp_t *resp)
                        k.clear_email ? "t" : "f",
                        k.clear_phone ? "t" : "f",
                        k.clear_title ? "t" : "f"};
-    int64_t n = cs_db_cmd(
-        req->db,
-        "UPDATE contacts SET name = coalesce($3, name),"
-        " email = CASE WHEN $10::boolean THEN NULL ELSE coalesce(lower($4), email) END,"
-        " phone = CASE WHEN $11::boolean THEN NULL ELSE coalesce($5, phone) END,"
-        " phone_ext = CASE WHEN $11::boolean THEN NULL WHEN $5::text IS NOT NULL"
-        "   THEN nullif($6, '') ELSE phone_ext END,"
-        " title = CASE WHEN $12::boolean THEN NULL ELSE coalesce($7, title) END,"
-        " language = coalesce($8, language), is_primary = is_primary OR $9::boolean,"
-        " updated_at = now() WHERE id = $1 AND customer_id = $2",
-        12, p);
+    int64_t n =
+        cs_db_cmd(req->db,
+                  "UPDATE contacts SET name = coalesce($3, name),"
+                  " email = CASE WHEN $10::boolean THEN NULL ELSE coalesce(lower($4), email) END,"
+                  " phone = CASE WHEN $11::boolean THEN NULL ELSE coalesce($5, phone) END,"
+                  " phone_ext = CASE WHEN $11::boolean THEN NULL WHEN $5::text IS NOT NULL"
+                  "   THEN nullif($6, '') ELSE phone_ext END,"
+                  " title = CASE WHEN $12::boolean THEN NULL ELSE coalesce($7, title) END,"
+                  " language = coalesce($8, language), is_primary = is_primary OR $9::boolean,"
+                  " updated_at = now() WHERE id = $1 AND customer_id = $2",
+                  12, p);
     if (n == 0) {
         cs_db_rollback(req->db);
         cs_http_error(resp, 404, "contact", "customer %s has no contact %s", id, cid);
@@ -847,18 +861,19 @@ static void s_merge(cs_http_req_t *req, cs_http_resp_t *resp)
         goto out;
     }
     PQclear(r);
-    r = cs_db_exec(req->db,
-                   "WITH k AS (UPDATE contacts SET customer_id = $1, is_primary = false,"
-                   "   updated_at = now() WHERE customer_id = $2 RETURNING 1),"
-                   " t AS (UPDATE tickets SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
-                   " l AS (UPDATE ledger SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
-                   " c AS (UPDATE calls SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
-                   " m AS (UPDATE customers SET merged_into = $1 WHERE merged_into = $2"
-                   "   RETURNING 1)"
-                   " SELECT json_build_object('contacts', (SELECT count(*) FROM k),"
-                   " 'tickets', (SELECT count(*) FROM t), 'ledger', (SELECT count(*) FROM l),"
-                   " 'calls', (SELECT count(*) FROM c), 'earlier_merges', (SELECT count(*) FROM m))",
-                   2, pair);
+    r = cs_db_exec(
+        req->db,
+        "WITH k AS (UPDATE contacts SET customer_id = $1, is_primary = false,"
+        "   updated_at = now() WHERE customer_id = $2 RETURNING 1),"
+        " t AS (UPDATE tickets SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
+        " l AS (UPDATE ledger SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
+        " c AS (UPDATE calls SET customer_id = $1 WHERE customer_id = $2 RETURNING 1),"
+        " m AS (UPDATE customers SET merged_into = $1 WHERE merged_into = $2"
+        "   RETURNING 1)"
+        " SELECT json_build_object('contacts', (SELECT count(*) FROM k),"
+        " 'tickets', (SELECT count(*) FROM t), 'ledger', (SELECT count(*) FROM l),"
+        " 'calls', (SELECT count(*) FROM c), 'earlier_merges', (SELECT count(*) FROM m))",
+        2, pair);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
         s_db_failed(req, resp);

@@ -7,10 +7,10 @@
  *   POST  /v1/customers                         a customer with its contacts
  *   GET   /v1/customers?q=&email=&phone=&tier=&industry=&region=&limit=&offset=
  *   GET   /v1/customers/{id}                    with contacts (301 to the survivor if merged)
- *   PATCH /v1/customers/{id}                    organisation, industry, tier, region, language, address
- *   POST  /v1/customers/{id}/contacts           a contact
- *   PATCH /v1/customers/{id}/contacts/{cid}     name, email, phone, title, language, primary
- *   POST  /v1/customers/{id}/merge              {"duplicate": id, "reason"}: id absorbs it
+ *   PATCH /v1/customers/{id}                    organisation, industry, tier, region, language,
+ * address POST  /v1/customers/{id}/contacts           a contact PATCH
+ * /v1/customers/{id}/contacts/{cid}     name, email, phone, title, language, primary POST
+ * /v1/customers/{id}/merge              {"duplicate": id, "reason"}: id absorbs it
  *
  * Who may do what (desk.h): reads show personal fields only to
  * CS_INTAKE_PERSONAL_ROLES with X-CS-Actor and ?reason=, recorded in

@@ -188,13 +188,11 @@ static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_r
 {
     char id[CS_UUID_LEN], e164[PHONE_E164_MAX] = "", ext[PHONE_EXT_MAX] = "";
     cs_uuid(id);
-    if (rq->phone &&
-        phone_e164(rq->phone, desk_config()->country, e164, ext, NULL, 0) < 0)
+    if (rq->phone && phone_e164(rq->phone, desk_config()->country, e164, ext, NULL, 0) < 0)
         e164[0] = 0; /* kept as given on the customer; no contact phone */
     const char *phone = e164[0] ? e164 : rq->phone;
-    const char *name = rq->name && *rq->name
-                           ? rq->name
-                           : (rq->email ? rq->email : (phone ? phone : "unknown"));
+    const char *name =
+        rq->name && *rq->name ? rq->name : (rq->email ? rq->email : (phone ? phone : "unknown"));
     const char *p[] = {id,          name,         rq->email, phone,
                        rq->company, rq->industry, rq->tier,  rq->language ? rq->language : "zh-CN"};
     PGresult *r = NULL;
@@ -250,8 +248,8 @@ static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_r
         return 0;
     char contact[CS_UUID_LEN];
     cs_uuid(contact);
-    const char *k[] = {contact, c->id, name, rq->email, e164[0] ? e164 : NULL,
-                       ext[0] ? ext : NULL, c->language};
+    const char *k[] = {
+        contact, c->id, name, rq->email, e164[0] ? e164 : NULL, ext[0] ? ext : NULL, c->language};
     return cs_db_cmd(db,
                      "INSERT INTO contacts (id, customer_id, name, email, phone, phone_ext,"
                      " language, is_primary) VALUES ($1, $2, $3, lower($4), $5, $6, $7, true)",

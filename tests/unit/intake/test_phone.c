@@ -95,7 +95,7 @@ static void test_what_cannot_be_a_number_is_refused_with_the_reason(void **state
     s_refused("", "86", "no digits");
     s_refused("call me", "86", "only digits");
     s_refused("12345678", "86", "without its area code");
-    s_refused("1381234567", "86", "Chinese mobile"); /* 10 digits 13x: one short */
+    s_refused("1381234567", "86", "Chinese mobile");  /* 10 digits 13x: one short */
     s_refused("12812345678", "86", "Chinese mobile"); /* 12x is no mobile prefix */
     s_refused("+86 138 1234 5678 9999", "86", "E.164 allows 7 to 15");
     s_refused("+0 123 456 789", "86", "no country code");
