@@ -159,7 +159,7 @@ int phone_e164(const char *text, const char *country, char *e164, char *ext, cha
     }
     if (strncmp(full, "86", 2) == 0 && s_valid_cn(full + 2, err, errlen) < 0)
         return -1;
-    snprintf(e164, PHONE_E164_MAX, "+%s", full);
+    snprintf(e164, PHONE_E164_MAX, "+%.15s", full); /* len checked: 7..15 */
     snprintf(ext, PHONE_EXT_MAX, "%s", extd);
     return 0;
 }
