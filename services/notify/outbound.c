@@ -344,6 +344,45 @@ out_none:
     return OUTBOUND_NONE;
 }
 
+/* A contact with only a phone: the invitation (or its one reminder) goes as a text
+ * message through the SMS gateway, with survey's short link (the text is the
+ * template's subject line; kinds survey_sms, survey_sms_reminder). */
+static int s_survey_sms(const Cs__SurveyEvent *se, int reminder, const char *request_subject,
+                        outbound_t **out, const char **why)
+{
+    const char *link = !s_blank(se->short_link) ? se->short_link : se->link;
+    if (s_blank(se->phone)) {
+        *why = "no_phone";
+        return OUTBOUND_NONE;
+    }
+    outbound_t *o = s_new(reminder ? "survey_sms_reminder" : "survey_sms", true, se->language);
+    if (!o)
+        return OUTBOUND_ERROR;
+    o->channel = "sms";
+    if (s_copy_trimmed(o->recipient, sizeof(o->recipient), se->phone) < 0 ||
+        s_blank(o->recipient)) {
+        *why = "no_phone";
+        goto out_none;
+    }
+    if (s_copy_trimmed(o->ticket_number, sizeof(o->ticket_number), se->number) < 0 ||
+        s_blank(o->ticket_number)) {
+        *why = "no_ticket_number";
+        goto out_none;
+    }
+    if (s_copy_trimmed(o->recipient_name, sizeof(o->recipient_name), se->name) < 0)
+        o->recipient_name[0] = '\0';
+    if (s_common_vars(o, o->recipient_name, request_subject) |
+        s_var(o->vars, "survey_url", link, "-")) {
+        outbound_destroy(&o);
+        return OUTBOUND_ERROR;
+    }
+    *out = o;
+    return OUTBOUND_MAIL;
+out_none:
+    outbound_destroy(&o);
+    return OUTBOUND_NONE;
+}
+
 static int s_from_survey_event(const Cs__Envelope *env, const char *request_subject,
                                outbound_t **out, const char **why)
 {
@@ -357,6 +396,8 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
         *why = "no_survey_link";
         return OUTBOUND_NONE;
     }
+    if (se->channel && strcmp(se->channel, "sms") == 0)
+        return s_survey_sms(se, reminder, request_subject, out, why);
     outbound_t *o = s_new(reminder ? "survey_reminder" : "survey_invitation", true, se->language);
     if (!o)
         return OUTBOUND_ERROR;
@@ -494,6 +535,8 @@ static const struct {
     {"resolution", {S_TICKET_VARS, "resolved_at", "agent_name", "service_report", NULL}},
     {"survey_invitation", {S_TICKET_VARS, "survey_url", "survey_expires", "optout_url", NULL}},
     {"survey_reminder", {S_TICKET_VARS, "survey_url", "survey_expires", "optout_url", NULL}},
+    {"survey_sms", {S_TICKET_VARS, "survey_url", NULL}},
+    {"survey_sms_reminder", {S_TICKET_VARS, "survey_url", NULL}},
     {"complaint_feedback",
      {"ticket_no", "customer_name", "feedback", "sent_at", "handler_name", NULL}},
     {"complaint_escalation",

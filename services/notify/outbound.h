@@ -13,6 +13,8 @@
  *   complaint.escalated        → "complaint_escalation" an alert to the quality manager
  *                                                     (CS_NOTIFY_QUALITY_MANAGER)
  *   survey.reminded            → "survey_reminder"    the same link, once, 3 days later
+ *   survey.requested / .reminded with channel "sms" → "survey_sms" / "survey_sms_reminder":
+ *                                a text message with the short link to the contact's phone
  *
  * The rules that decide whether it may go out live here too, apart from the database,
  * so that they can be read and tested as the business states them:
@@ -47,7 +49,8 @@
 
 typedef struct {
     const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation",
-                             "survey_reminder", "complaint_feedback", "complaint_escalation" */
+                             "survey_reminder", "survey_sms", "survey_sms_reminder",
+                             "complaint_feedback", "complaint_escalation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
     const char *channel;  /* "email" (s_new's default), "sms" or "voice" (static) */
     const char *language; /* "zh-CN" or "en" (static) */

@@ -383,6 +383,14 @@ class SurveyRulesTest(SurveyStack):
         self.assertIn("<form", page)
         self.assertEqual(raw("GET", f"{self.api}/r/AAAAAAAAAA")[0], 404)
         self.assertEqual(raw("GET", f"{self.api}/r/%27%3B--")[0], 404)
+        # notify turns it into one text message to that phone with the short link
+        wait_for(lambda: self.pg.scalar(
+            "SELECT count(*) FROM notify.notifications WHERE kind = 'survey_sms'"
+            f" AND channel = 'sms' AND recipient = '+86 138-0013-8000'"
+            f" AND ticket_number = '{t['number']}'") == "1", 30, "the SMS notification")
+        self.assertEqual(self.pg.scalar(
+            "SELECT count(*) FROM notify.notifications WHERE channel = 'email'"
+            f" AND ticket_number = '{t['number']}'"), "0")
 
     def follow_ups(self, status="all"):
         code, body = http("GET", f"{self.api}/v1/surveys/follow-ups?status={status}&limit=500")

@@ -168,6 +168,8 @@ static void test_every_kind_renders_in_both_languages_with_ticket_in_subject(voi
                            "resolution",
                            "survey_invitation",
                            "survey_reminder",
+                           "survey_sms",
+                           "survey_sms_reminder",
                            "complaint_feedback",
                            "complaint_escalation",
                            "emergency_alert",

@@ -336,6 +336,44 @@ static void test_a_survey_reminder_is_its_own_kind_with_the_same_link_and_the_op
     free(e);
 }
 
+static void test_a_contact_with_only_a_phone_gets_the_short_link_by_sms(void **state)
+{
+    (void)state;
+    char *types[] = {"survey.requested", "survey.reminded"};
+    const char *kinds[] = {"survey_sms", "survey_sms_reminder"};
+    for (int i = 0; i < 2; i++) {
+        event_t *e = s_survey_event();
+        e->env.type = types[i];
+        e->se.email = "";
+        e->se.channel = "sms";
+        e->se.phone = "+8613900001234";
+        e->se.short_link = "http://127.0.0.1:7500/r/Ab3dE5fG7h";
+        outbound_t *o = s_mail_for(e, "加氢装置换热器泄漏检修");
+        assert_string_equal(o->kind, kinds[i]);
+        assert_string_equal(o->channel, "sms");
+        assert_string_equal(o->recipient, "+8613900001234");
+        assert_true(o->automatic);
+        assert_string_equal(s_var(o, "survey_url"), "http://127.0.0.1:7500/r/Ab3dE5fG7h");
+        char *subject, *body;
+        s_render(o, &subject, &body); /* the text message is the subject line */
+        assert_non_null(strstr(subject, "CS-2026-000123"));
+        assert_non_null(strstr(subject, "http://127.0.0.1:7500/r/Ab3dE5fG7h"));
+        free(subject);
+        free(body);
+        outbound_destroy(&o);
+        free(e);
+    }
+    /* an SMS invitation without a phone is nothing to send, said so */
+    event_t *e = s_survey_event();
+    e->se.channel = "sms";
+    e->se.phone = "";
+    outbound_t *o = NULL;
+    const char *why = NULL;
+    assert_int_equal(outbound_from_event(&e->env, "x", &o, &why), OUTBOUND_NONE);
+    assert_string_equal(why, "no_phone");
+    free(e);
+}
+
 static void test_a_survey_request_for_an_unknown_subject_names_the_request_neutrally(void **state)
 {
     (void)state;
@@ -635,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_a_resolved_ticket_gets_a_resolution_letter_with_the_service_report),
         cmocka_unit_test(test_a_survey_request_becomes_an_invitation_with_the_link),
         cmocka_unit_test(test_a_survey_reminder_is_its_own_kind_with_the_same_link_and_the_opt_out),
+        cmocka_unit_test(test_a_contact_with_only_a_phone_gets_the_short_link_by_sms),
         cmocka_unit_test(test_a_survey_request_for_an_unknown_subject_names_the_request_neutrally),
         cmocka_unit_test(test_a_customer_without_an_email_address_gets_no_letter),
         cmocka_unit_test(test_events_that_are_not_letters_are_ignored),
