@@ -19,6 +19,8 @@ static int s_init(cs_service_t *svc)
     cs_metric_declare("cs_intake_tickets_total", "counter", "Tickets created, by channel.");
     cs_metric_declare("cs_intake_mail_total", "counter",
                       "Messages received by the mail gateway, by outcome and reason.");
+    cs_metric_declare("cs_intake_mail_received_total", "counter",
+                      "Messages the mail gateway committed, by way in (smtp, lmtp, imap) and TLS.");
     intake_api_register(svc);
     s_mail = mail_gateway_start(svc);
     return s_mail ? 0 : -1;
@@ -32,11 +34,15 @@ static void s_stop(cs_service_t *svc)
 
 int main(int argc, char **argv)
 {
+    /* followed, not depended on: intake takes requests while they are down
+       (mail_follow.h) */
+    static const char *const follows[] = {"dispatch", "notify", NULL};
     static const cs_service_def_t def = {
         .name = "intake",
         .port_base = 7100,
         .migrations = intake_migrations,
         .reads = NULL,
+        .follows = follows,
         .init = s_init,
         .stop = s_stop,
     };

@@ -28,6 +28,8 @@ typedef struct {
     int attachment_count;
     int64_t received_at_ms;
     const char *trace_id;
+    /* a follow-up of a ticket closed too long ago to reopen: its id and number */
+    const char *follows_up_ticket_id, *follows_up_number;
 } intake_request_t;
 
 typedef struct {
