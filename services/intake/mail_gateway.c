@@ -592,6 +592,65 @@ static int s_deliver(void *ctx, const smtp_envelope_t *env, const char *data, si
     return mail_gateway_take(self, self->db, &o, data, len, NULL, NULL, reply, replylen);
 }
 
+/* Group commit (smtp_server.h): the messages completed in one poll round are
+   decided in one transaction, so one disk flush commits them all. Should any
+   of them fail, the transaction rolls back and each goes alone through
+   s_deliver, so that one bad message costs the others nothing. */
+static void s_deliver_batch(void *ctx, smtp_delivery_t *items, size_t n)
+{
+    mail_gateway_t *self = ctx;
+    mail_parsed_t *m = n > 1 ? calloc(n, sizeof(*m)) : NULL;
+    decision_t *d = n > 1 ? calloc(n, sizeof(*d)) : NULL;
+    int *parsed = n > 1 ? calloc(n, sizeof(*parsed)) : NULL;
+    char(*err)[256] = n > 1 ? calloc(n, sizeof(*err)) : NULL;
+    mail_origin_t *o = n > 1 ? calloc(n, sizeof(*o)) : NULL;
+    int together = m && d && parsed && err && o && cs_db_ensure(self->db) == 0;
+    for (size_t i = 0; together && i < n; i++) {
+        parsed[i] = mail_parse(items[i].data, items[i].len, &m[i], err[i], sizeof(err[i])) == 0;
+        o[i] = (mail_origin_t){.source = items[i].env.lmtp ? "lmtp" : "smtp",
+                               .envelope_from = items[i].env.mail_from,
+                               .tls = items[i].env.tls};
+    }
+    if (together && cs_db_begin(self->db) == 0) {
+        size_t i = 0;
+        while (i < n && s_decide(self, self->db, &o[i], parsed[i] ? &m[i] : NULL, err[i], 0,
+                                 items[i].data, items[i].len, &d[i]) == 0)
+            i++;
+        if (i < n) {
+            cs_db_rollback(self->db);
+            together = 0;
+        } else {
+            together = cs_db_commit(self->db) == 0;
+            if (!together) /* outcome unknown: 451 to all, each sender retries */
+                for (size_t j = 0; j < n; j++)
+                    items[j].rc = -1;
+            else {
+                cs_service_kick(self->svc);
+                for (size_t j = 0; j < n; j++) {
+                    s_count(&d[j], &o[j], items[j].len);
+                    s_reply_text(&d[j], items[j].reply, SMTP_REPLY_MAX);
+                    items[j].rc = 0;
+                }
+            }
+            together = 1; /* done either way: no one-by-one retry after a COMMIT */
+        }
+    } else {
+        together = 0;
+    }
+    for (size_t i = 0; m && parsed && i < n; i++)
+        if (parsed[i])
+            mail_parsed_free(&m[i]);
+    if (!together)
+        for (size_t i = 0; i < n; i++)
+            items[i].rc = s_deliver(self, &items[i].env, items[i].data, items[i].len,
+                                    items[i].reply, SMTP_REPLY_MAX, items[i].rcpt_replies);
+    free(m);
+    free(d);
+    free(parsed);
+    free(err);
+    free(o);
+}
+
 /* ---- quarantine: GET /v1/mail/quarantine, POST /v1/mail/quarantine/{id}/release ---- */
 
 static void s_quarantine_list(cs_http_req_t *req, cs_http_resp_t *resp)
@@ -735,6 +794,7 @@ mail_gateway_t *mail_gateway_start(cs_service_t *svc)
     cfg.tls_cert_file = cs_env_svc("intake", "TLS_CERT", NULL);
     cfg.tls_key_file = cs_env_svc("intake", "TLS_KEY", NULL);
     cfg.deliver = s_deliver;
+    cfg.deliver_batch = s_deliver_batch;
     cfg.deliver_ctx = self;
     char err[256];
     self->server = smtp_server_new(&cfg, err, sizeof(err));

@@ -79,6 +79,7 @@ typedef struct {
     int discarding_line;    /* skipping a too-long command line up to its LF */
     size_t rest_after_line; /* input bytes behind the command being run */
     int starttls;           /* 220 queued: start TLS once it is flushed */
+    int deliver_pending;    /* a complete message waits for the round's group delivery */
     int tls_handshake;      /* SSL_accept in progress */
     int tls_want_write;     /* OpenSSL waits for the socket to be writable */
     SSL *ssl;               /* the session's TLS, NULL in plaintext */
@@ -112,6 +113,7 @@ struct _smtp_server_t {
     int greeting_timeout_ms;
     int idle_timeout_ms;
     smtp_deliver_fn *deliver;
+    smtp_deliver_batch_fn *deliver_batch;
     void *deliver_ctx;
     smtp_rcpt_check_fn *rcpt_check;
     void *rcpt_check_ctx;
@@ -761,37 +763,20 @@ static void s_msg_append(smtp_server_t *self, s_conn_t *c, const char *p, size_t
     c->msg_len += n;
 }
 
-/* Hands the message to the deliver callback and queues its reply (one per
-   recipient in LMTP). Runs after the final "."; the reply is queued only
-   now, after the callback (and so the commit) has returned. */
-static void s_deliver(smtp_server_t *self, s_conn_t *c)
+/* Queues the final replies of one message from what the callback said (one
+   per recipient in LMTP); a failure or a malformed reply is a 451. */
+static void s_queue_final(smtp_server_t *self, s_conn_t *c, int rc, char *reply,
+                          char **rcpt_replies)
 {
     size_t n = c->lmtp ? c->rcpt_count : 1;
-    char reply[SMTP_REPLY_MAX] = "";
-    char **rcpt_replies = NULL;
-    char *block = NULL;
-    if (c->lmtp) {
-        rcpt_replies = calloc(n, sizeof(*rcpt_replies));
-        block = calloc(n, SMTP_REPLY_MAX);
-        if (!rcpt_replies || !block)
-            goto out_internal;
-        for (size_t i = 0; i < n; i++)
-            rcpt_replies[i] = block + i * SMTP_REPLY_MAX;
-    }
-    smtp_envelope_t env;
-    s_envelope_fill(c, &env);
-    const char *data = c->msg ? c->msg : "";
-    if (c->msg)
-        c->msg[c->msg_len] = '\0';
-    int rc = self->deliver(self->deliver_ctx, &env, data, c->msg_len, reply, sizeof(reply),
-                           rcpt_replies);
-    reply[sizeof(reply) - 1] = '\0';
-    if (rc != 0)
-        goto out_internal;
-    if (!reply[0])
+    reply[SMTP_REPLY_MAX - 1] = '\0';
+    if (rc == 0 && !reply[0])
         strcpy(reply, "250 2.0.0 OK");
-    if (!s_reply_valid(reply, "245"))
-        goto out_internal;
+    if (rc != 0 || !s_reply_valid(reply, "245")) {
+        for (size_t i = 0; i < n; i++)
+            s_reply_final(self, c, S_REPLY_INTERNAL);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *r = reply;
         if (rcpt_replies && rcpt_replies[i][0]) {
@@ -800,11 +785,47 @@ static void s_deliver(smtp_server_t *self, s_conn_t *c)
         }
         s_reply_final(self, c, r);
     }
-    goto out_free;
-out_internal:
-    for (size_t i = 0; i < n; i++)
-        s_reply_final(self, c, S_REPLY_INTERNAL);
-out_free:
+}
+
+/* LMTP: one reply buffer per recipient, in one block (*block to free). */
+static char **s_rcpt_replies_new(s_conn_t *c, char **block)
+{
+    *block = NULL;
+    if (!c->lmtp)
+        return NULL;
+    char **r = calloc(c->rcpt_count, sizeof(*r));
+    *block = calloc(c->rcpt_count, SMTP_REPLY_MAX);
+    if (!r || !*block) {
+        free(r);
+        free(*block);
+        *block = NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < c->rcpt_count; i++)
+        r[i] = *block + i * SMTP_REPLY_MAX;
+    return r;
+}
+
+/* Hands the message to the deliver callback and queues its reply (one per
+   recipient in LMTP). Runs after the final "."; the reply is queued only
+   now, after the callback (and so the commit) has returned. */
+static void s_deliver(smtp_server_t *self, s_conn_t *c)
+{
+    char reply[SMTP_REPLY_MAX] = "";
+    char *block;
+    char **rcpt_replies = s_rcpt_replies_new(c, &block);
+    if (c->lmtp && !rcpt_replies) {
+        s_queue_final(self, c, -1, reply, NULL);
+        return;
+    }
+    smtp_envelope_t env;
+    s_envelope_fill(c, &env);
+    const char *data = c->msg ? c->msg : "";
+    if (c->msg)
+        c->msg[c->msg_len] = '\0';
+    int rc = self->deliver(self->deliver_ctx, &env, data, c->msg_len, reply, sizeof(reply),
+                           rcpt_replies);
+    s_queue_final(self, c, rc, reply, rcpt_replies);
     free(block);
     free(rcpt_replies);
 }
@@ -818,6 +839,9 @@ static void s_data_end(smtp_server_t *self, s_conn_t *c)
     } else if (c->msg_nomem) {
         for (size_t i = 0; i < n; i++)
             s_reply_final(self, c, "452 4.3.1 insufficient system storage");
+    } else if (self->deliver_batch) {
+        c->deliver_pending = 1; /* delivered with the round's others (s_deliver_round) */
+        return;
     } else {
         s_deliver(self, c);
     }
@@ -878,7 +902,7 @@ static size_t s_data_take(smtp_server_t *self, s_conn_t *c, char *buf, size_t av
 static void s_conn_process(smtp_server_t *self, s_conn_t *c)
 {
     size_t off = 0;
-    while (off < c->in_len && !c->closing && !c->dead && !c->starttls &&
+    while (off < c->in_len && !c->closing && !c->dead && !c->starttls && !c->deliver_pending &&
            c->out_len < SMTP_OUT_HIGH) {
         size_t used;
         if (c->phase == S_DATA)
@@ -1025,8 +1049,8 @@ static void s_conn_pump(smtp_server_t *self, s_conn_t *c)
             s_tls_begin(self, c);
             return;
         }
-        if (c->dead || c->closing || c->starttls || c->in_len == 0 || c->in_len == before ||
-            c->out_len >= SMTP_OUT_HIGH)
+        if (c->dead || c->closing || c->starttls || c->deliver_pending || c->in_len == 0 ||
+            c->in_len == before || c->out_len >= SMTP_OUT_HIGH)
             break;
     }
     if (c->closing && c->out_len == 0)
@@ -1260,6 +1284,66 @@ static void s_shutdown_sessions(smtp_server_t *self)
     self->conn_count = 0;
 }
 
+/* Group commit: every message completed in this poll round goes to the
+   batch callback at once; then each session gets its replies and carries on
+   with what it pipelined behind (which may complete another message: a few
+   more rounds, bounded). */
+static void s_deliver_round(smtp_server_t *self)
+{
+    if (!self->deliver_batch)
+        return;
+    for (int round = 0; round < 8; round++) {
+        size_t n = 0;
+        for (int i = 0; i < self->conn_count; i++)
+            n += self->conns[i]->deliver_pending;
+        if (n == 0)
+            return;
+        smtp_delivery_t *items = calloc(n, sizeof(*items));
+        char **blocks = calloc(n, sizeof(*blocks));
+        char *replies = calloc(n, SMTP_REPLY_MAX);
+        int ok = items && blocks && replies;
+        size_t k = 0;
+        for (int i = 0; ok && i < self->conn_count; i++) {
+            s_conn_t *c = self->conns[i];
+            if (!c->deliver_pending)
+                continue;
+            s_envelope_fill(c, &items[k].env);
+            if (c->msg)
+                c->msg[c->msg_len] = '\0';
+            items[k].data = c->msg ? c->msg : "";
+            items[k].len = c->msg_len;
+            items[k].reply = replies + k * SMTP_REPLY_MAX;
+            items[k].rcpt_replies = s_rcpt_replies_new(c, &blocks[k]);
+            k++;
+        }
+        if (ok)
+            self->deliver_batch(self->deliver_ctx, items, n);
+        for (int i = 0, j = 0; i < self->conn_count; i++) {
+            s_conn_t *c = self->conns[i];
+            if (!c->deliver_pending)
+                continue;
+            char none[SMTP_REPLY_MAX] = "";
+            if (ok)
+                s_queue_final(self, c, items[j].rc, items[j].reply, items[j].rcpt_replies);
+            else
+                s_queue_final(self, c, -1, none, NULL);
+            if (ok) {
+                free(items[j].rcpt_replies);
+                free(blocks[j]);
+            }
+            j++;
+            c->deliver_pending = 0;
+            c->phase = S_READY;
+            s_transaction_reset(c);
+            if (!c->dead)
+                s_conn_pump(self, c);
+        }
+        free(items);
+        free(blocks);
+        free(replies);
+    }
+}
+
 static void *s_run(void *arg)
 {
     smtp_server_t *self = arg;
@@ -1287,6 +1371,7 @@ static void *s_run(void *arg)
             if (!c->dead && (ev & (POLLHUP | POLLERR)) && c->closing)
                 c->dead = 1;
         }
+        s_deliver_round(self);
         int64_t now = s_now_ms();
         for (int i = 0; i < self->conn_count; i++)
             s_check_idle(self, self->conns[i], now);
@@ -1428,6 +1513,7 @@ static int s_config_apply(smtp_server_t *self, const smtp_server_config_t *cfg, 
     }
     self->inbuf_cap = self->max_line_bytes > SMTP_INBUF_MIN ? self->max_line_bytes : SMTP_INBUF_MIN;
     self->deliver = cfg->deliver;
+    self->deliver_batch = cfg->deliver_batch;
     self->deliver_ctx = cfg->deliver_ctx;
     self->rcpt_check = cfg->rcpt_check;
     self->rcpt_check_ctx = cfg->rcpt_check_ctx;

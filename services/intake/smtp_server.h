@@ -86,6 +86,21 @@ typedef struct {
 typedef int(smtp_deliver_fn)(void *ctx, const smtp_envelope_t *env, const char *data, size_t len,
                              char *reply, size_t replylen, char **rcpt_replies);
 
+/* Group commit: the messages whose final "." arrived in the same poll round,
+   on any connections, handed over together so that the callback can commit
+   them in one transaction (one disk flush instead of one each). Each item
+   is filled like one deliver call: reply (SMTP_REPLY_MAX bytes, "" on
+   entry), rcpt_replies for LMTP, and rc 0 or -1 (-1: 451 for that one). */
+typedef struct {
+    smtp_envelope_t env;
+    const char *data;
+    size_t len;
+    char *reply;
+    char **rcpt_replies;
+    int rc;
+} smtp_delivery_t;
+typedef void(smtp_deliver_batch_fn)(void *ctx, smtp_delivery_t *items, size_t n);
+
 /* Optional, called at RCPT time with the envelope so far (rcpt_count = the
    recipients accepted before this one). Return 0 to accept, -1 to refuse: the
    reply (SMTP_REPLY_MAX bytes) may be filled with a 4xx/5xx line, otherwise
@@ -108,6 +123,7 @@ typedef struct {
     const char *tls_cert_file;  /* PEM certificate chain: STARTTLS offered when set */
     const char *tls_key_file;   /* PEM private key (default: tls_cert_file) */
     smtp_deliver_fn *deliver;   /* required */
+    smtp_deliver_batch_fn *deliver_batch; /* optional: group commit (takes over from deliver) */
     void *deliver_ctx;
     smtp_rcpt_check_fn *rcpt_check; /* optional */
     void *rcpt_check_ctx;
