@@ -129,6 +129,11 @@ bench-binaries: $(BENCH_BIN)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# intake_parse measures intake's own parser: it links the service's objects
+$(BUILD)/obj/bench/intake_parse.o: CPPFLAGS += -Iservices/intake
+$(BUILD)/bench/intake_parse: $(BUILD)/obj/bench/intake_parse.o $(BUILD)/lib/intake.a $(LIBCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c --------------------------------------
 # Built with clang into $(BUILD)/fuzz/ (common and generated code too, so no gcc object is

@@ -1024,6 +1024,7 @@ typedef struct {
     int64_t last_hb;     /* wall ms of the last heartbeat */
     char health[16];
     int gone;            /* the publisher no longer has what we need */
+    int follow_only;     /* health problems are warnings, lag not counted */
     uint64_t gone_first; /* the first sequence it still holds (0: not told) */
     int64_t progress_at; /* monotonic ms when the checkpoint last moved (or we were level) */
     uint64_t dead_letters;
@@ -1808,11 +1809,18 @@ void cs_consumer_tick(cs_consumer_t *self)
     }
 }
 
+void cs_consumer_follow_only(cs_consumer_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->npeers; i++)
+        if (strcmp(self->peers[i].name, name) == 0)
+            self->peers[i].follow_only = 1;
+}
+
 uint64_t cs_consumer_lag(cs_consumer_t *self)
 {
     uint64_t lag = 0;
     for (size_t i = 0; i < self->npeers; i++)
-        if (self->peers[i].head > self->peers[i].cp)
+        if (!self->peers[i].follow_only && self->peers[i].head > self->peers[i].cp)
             lag += self->peers[i].head - self->peers[i].cp;
     return lag;
 }
@@ -1840,16 +1848,20 @@ static void s_item(char *buf, size_t size, const char *fmt, ...)
     snprintf(buf + n, size - n, "%s\"%s\"", n ? "," : "", text);
 }
 
-int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *warnings,
+int cs_consumer_health(cs_consumer_t *self, char *reasons_all, size_t rsize_all, char *warnings,
                        size_t wsize)
 {
     int ok = 1;
     int64_t mono = cs_mono_ms(), now = cs_now_ms();
     for (size_t i = 0; i < self->npeers; i++) {
         peer_t *p = &self->peers[i];
+        /* a followed peer's problems are told, but never make us unready */
+        char *reasons = p->follow_only ? warnings : reasons_all;
+        size_t rsize = p->follow_only ? wsize : rsize_all;
+        int ignored = 1, *okp = p->follow_only ? &ignored : &ok;
         if (!p->synced) {
             s_item(reasons, rsize, "not yet in contact with %s at %s", p->name, p->replay_ep);
-            ok = 0;
+            *okp = 0;
             continue;
         }
         if (p->gone && p->gone_first) {
@@ -1857,20 +1869,20 @@ int cs_consumer_health(cs_consumer_t *self, char *reasons, size_t rsize, char *w
                    "%s: events %" PRIu64 "..%" PRIu64 " were pruned at the publisher before"
                    " they were applied; stopped at %" PRIu64 " (operator action needed, see log)",
                    p->stream, p->cp + 1, p->gone_first - 1, p->cp);
-            ok = 0;
+            *okp = 0;
         } else if (p->gone) {
             s_item(reasons, rsize,
                    "%s: events after %" PRIu64 " were pruned at the publisher before they were"
                    " applied (operator action needed, see log)",
                    p->stream, p->cp);
-            ok = 0;
+            *okp = 0;
         }
         if (p->cp >= p->head)
             p->progress_at = mono;
         else if (mono - p->progress_at > STALL_MS) {
             s_item(reasons, rsize, "%s: stalled at %" PRIu64 " of %" PRIu64 " for %llds", p->stream,
                    p->cp, p->head, (long long)((mono - p->progress_at) / 1000));
-            ok = 0;
+            *okp = 0;
         }
         if (!p->last_hb || now - p->last_hb > 10000)
             s_item(warnings, wsize, "no heartbeat from %s for %s", p->stream,

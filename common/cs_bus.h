@@ -106,6 +106,12 @@ void cs_consumer_destroy(cs_consumer_t **self_p);
    client when curve is not NULL. 0 or -1. */
 int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_ep,
                          const char *replay_ep, int rcvhwm, cs_curve_t *curve);
+/* Marks every peer added under name as followed, not depended on: its
+   events are applied exactly like any other's, but a followed stream that
+   is out of reach, stalled or pruned is a warning of cs_consumer_health, not
+   a reason, and its lag is not counted by cs_consumer_lag. For a service
+   that must keep serving while the peer is down (intake follows dispatch). */
+void cs_consumer_follow_only(cs_consumer_t *self, const char *name);
 void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx);
 void cs_consumer_on_batch(cs_consumer_t *self, const char *type, cs_events_fn *fn, void *ctx);
 /* Sockets to poll; the caller passes a readable one to cs_consumer_on_readable(). */
@@ -114,7 +120,8 @@ zsock_t *cs_consumer_socket(cs_consumer_t *self, size_t i);
 void cs_consumer_on_readable(cs_consumer_t *self, size_t i);
 /* Periodic work: start-up handshakes, replay time-outs, retries, checkpoint flush. */
 void cs_consumer_tick(cs_consumer_t *self);
-/* Total events behind known heads, and whether every peer has been reached. */
+/* Total events behind known heads (followed peers left out), and whether
+   every peer has been reached. */
 uint64_t cs_consumer_lag(cs_consumer_t *self);
 int cs_consumer_synced(cs_consumer_t *self);
 /* Readiness of the reading side. Appends JSON string items ("…",) to

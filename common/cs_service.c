@@ -190,7 +190,15 @@ static int s_connect_peers(cs_service_t *svc)
     int64_t hwm;
     if (cs_env_int("CS_BUS_RCVHWM", 0, 0, 10000000, &hwm) < 0)
         return -1;
-    for (const char *const *r = svc->def->reads; r && *r; r++) {
+    const char *all[32];
+    size_t n = 0, first_followed;
+    for (const char *const *r = svc->def->reads; r && *r && n < 31; r++)
+        all[n++] = *r;
+    first_followed = n;
+    for (const char *const *r = svc->def->follows; r && *r && n < 31; r++)
+        all[n++] = *r;
+    all[n] = NULL;
+    for (const char *const *r = all; *r; r++) {
         int base = 0;
         for (int i = 0; known[i].name; i++)
             if (strcmp(known[i].name, *r) == 0)
@@ -223,6 +231,8 @@ static int s_connect_peers(cs_service_t *svc)
         free(reps);
         if (rc < 0)
             return -1;
+        if ((size_t)(r - all) >= first_followed)
+            cs_consumer_follow_only(svc->consumer, *r);
     }
     return 0;
 }

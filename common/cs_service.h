@@ -26,6 +26,8 @@ typedef struct {
     int port_base;                    /* HTTP = base, PUB = base+1, replay = base+2 */
     const cs_migration_t *migrations; /* the service's own, after the bus tables */
     const char *const *reads;         /* services whose streams it consumes (NULL-ended) */
+    const char *const *follows;       /* consumed too, but readiness never waits for them
+                                         (cs_consumer_follow_only); NULL-ended */
     int (*init)(cs_service_t *svc);   /* register handlers and routes; 0 or -1 */
     void (*tick)(cs_service_t *svc);  /* once a second on the main thread */
     void (*stop)(cs_service_t *svc);  /* before exit */

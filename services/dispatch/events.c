@@ -141,6 +141,11 @@ int events_on_customer_replied(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     else if (t->status == TICKET_RESOLVED)
         rc = ticket_move(db, t, TICKET_REOPENED, "dispatch.ticket.reopened", "customer",
                          "customer_reply", "the customer replied after resolution", text);
+    else if (t->status == TICKET_CLOSED && cr->reopen_closed)
+        /* intake judged the closure recent enough (CS_INTAKE_REOPEN_DAYS); an
+           older one gets a new ticket from intake and never comes here */
+        rc = ticket_move(db, t, TICKET_REOPENED, "dispatch.ticket.reopened", "customer",
+                         "customer_reply", "the customer replied soon after closure", text);
     else
         rc = ticket_history_add(db, t, "customer", "customer_reply", t->status, t->status,
                                 "the customer replied", text);

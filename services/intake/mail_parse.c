@@ -496,8 +496,9 @@ static GByteArray *s_normalize_raw(const char *raw, size_t len)
  *
  * Raw 8-bit header bytes carry no label. The best hint is the charset the same client
  * declared for the body (a Taiwanese client writing a raw Big5 subject declares big5 for
- * the body; decoding that subject as GB18030 would give plausible-looking nonsense). So the
- * fallback list for one message is: UTF-8, the top-level declared charset, GB18030, latin1.
+ * the body; decoding that subject as GB18030 would give plausible-looking nonsense), else
+ * the charset of its first encoded-word. So the fallback list for one message is: UTF-8,
+ * that declared charset, GB18030, latin1.
  */
 
 static char *s_html_meta_charset(const char *html, size_t len);
@@ -521,9 +522,28 @@ static char *s_top_charset(const char *raw, size_t len)
     return NULL;
 }
 
+/* The charset of the first encoded-word in the header section ("=?windows-1252?B?…"), or
+   NULL: when the top level declares none, the same client's choice for its encoded words
+   is the next best hint for its raw 8-bit header bytes (a Portuguese client writing a raw
+   latin1 subject beside a =?Windows-1252?…?= name; read as GB18030 it would be nonsense). */
+static char *s_eword_charset(const char *raw, size_t len)
+{
+    const char *end = raw + MIN(len, 65536u);
+    for (const char *p = raw; p + 1 < end; p++) {
+        if (*p == '\n' && p + 2 < end && (p[1] == '\n' || (p[1] == '\r' && p[2] == '\n')))
+            return NULL; /* end of the header section */
+        s_eword_t w;
+        if (p[0] == '=' && p[1] == '?' && s_eword_scan(p, end, &w))
+            return g_strndup(w.charset, w.charset_len);
+    }
+    return NULL;
+}
+
 static GMimeParserOptions *s_message_options(const char *raw, size_t len)
 {
     char *label = s_top_charset(raw, len);
+    if (!label)
+        label = s_eword_charset(raw, len);
     const char *cand[4];
     char iconv_name[64];
     s_candidates(label, cand, iconv_name, sizeof(iconv_name));

@@ -13,6 +13,12 @@
     - After the final "." the message goes to the deliver callback on this
       thread; the reply is queued only when the callback has returned, so the
       250 always follows the commit.
+    - STARTTLS: the 220 goes out in plaintext, then the session's I/O moves
+      to an OpenSSL object on the same non-blocking socket; the handshake is
+      driven by the poll loop like any other I/O (SSL_accept until done), and
+      a session never waits for another's handshake. OpenSSL may hold
+      decrypted bytes poll() cannot see (SSL_pending): those are read without
+      waiting for the socket.
 */
 #include "smtp_server.h"
 
@@ -32,6 +38,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define SMTP_DEFAULT_MAX_MESSAGE (25u * 1024 * 1024)
 #define SMTP_DEFAULT_MAX_RCPT 100
@@ -66,9 +74,15 @@ typedef struct {
     s_phase_t phase;
     int lmtp;
     int errors;
-    int closing;         /* close once the output is flushed */
-    int dead;            /* close now */
-    int discarding_line; /* skipping a too-long command line up to its LF */
+    int closing;            /* close once the output is flushed */
+    int dead;               /* close now */
+    int discarding_line;    /* skipping a too-long command line up to its LF */
+    size_t rest_after_line; /* input bytes behind the command being run */
+    int starttls;           /* 220 queued: start TLS once it is flushed */
+    int deliver_pending;    /* a complete message waits for the round's group delivery */
+    int tls_handshake;      /* SSL_accept in progress */
+    int tls_want_write;     /* OpenSSL waits for the socket to be writable */
+    SSL *ssl;               /* the session's TLS, NULL in plaintext */
     int64_t connected_ms;
     int64_t last_active_ms;
     char helo[SMTP_HELO_MAX + 1];
@@ -99,9 +113,11 @@ struct _smtp_server_t {
     int greeting_timeout_ms;
     int idle_timeout_ms;
     smtp_deliver_fn *deliver;
+    smtp_deliver_batch_fn *deliver_batch;
     void *deliver_ctx;
     smtp_rcpt_check_fn *rcpt_check;
     void *rcpt_check_ctx;
+    SSL_CTX *tls_ctx; /* NULL: no STARTTLS */
 
     int listen_fd;
     int port;
@@ -234,6 +250,7 @@ static void s_envelope_fill(s_conn_t *c, smtp_envelope_t *env)
     env->rcpt = (const char **)c->rcpt;
     env->rcpt_count = c->rcpt_count;
     env->lmtp = c->lmtp;
+    env->tls = c->ssl != NULL;
 }
 
 /* Parses "<path>" at p into addr (without brackets, source route dropped).
@@ -381,6 +398,8 @@ static void s_cmd_helo(smtp_server_t *self, s_conn_t *c, const char *verb, const
     s_reply(c, "250-PIPELINING");
     s_reply(c, "250-SIZE %zu", self->max_message_bytes);
     s_reply(c, "250-8BITMIME");
+    if (self->tls_ctx && !c->ssl)
+        s_reply(c, "250-STARTTLS");
     s_reply(c, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -581,8 +600,9 @@ static void s_cmd_vrfy(smtp_server_t *self, s_conn_t *c, const char *verb, const
 
 static void s_cmd_help(smtp_server_t *self, s_conn_t *c, const char *verb, const char *args)
 {
-    (void)self, (void)verb, (void)args;
-    s_reply(c, "214 2.0.0 commands: EHLO HELO LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+    (void)verb, (void)args;
+    s_reply(c, "214 2.0.0 commands: EHLO HELO LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s",
+            self->tls_ctx ? " STARTTLS" : "");
 }
 
 static void s_cmd_not_implemented(smtp_server_t *self, s_conn_t *c, const char *verb,
@@ -590,6 +610,39 @@ static void s_cmd_not_implemented(smtp_server_t *self, s_conn_t *c, const char *
 {
     (void)verb, (void)args;
     s_error(self, c, "502 5.5.1 command not implemented");
+}
+
+/* RFC 3207. Only offered with a certificate, once per session, outside a
+   transaction. Input already behind the command was sent before the
+   handshake, in plaintext, by the client or by someone in the middle:
+   refuse and close rather than take it as if it had come over TLS. */
+static void s_cmd_starttls(smtp_server_t *self, s_conn_t *c, const char *verb, const char *args)
+{
+    if (!self->tls_ctx) {
+        s_cmd_not_implemented(self, c, verb, args);
+        return;
+    }
+    if (c->ssl) {
+        s_error(self, c, "503 5.5.1 TLS already active");
+        return;
+    }
+    if (*args) {
+        s_error(self, c, "501 5.5.4 syntax: STARTTLS takes no arguments");
+        return;
+    }
+    if (c->phase == S_GREETED) {
+        s_error(self, c, "503 5.5.1 send EHLO/LHLO first");
+        return;
+    }
+    if (c->rest_after_line > 0) {
+        s_reply(c, "554 5.5.0 commands pipelined after STARTTLS refused, closing connection");
+        s_stats_add(self, &self->stats.tls_failures, 1);
+        s_stats_add(self, &self->stats.protocol_errors, 1);
+        c->closing = 1;
+        return;
+    }
+    s_reply(c, "220 2.0.0 ready to start TLS");
+    c->starttls = 1;
 }
 
 typedef void(s_cmd_fn)(smtp_server_t *, s_conn_t *, const char *, const char *);
@@ -610,7 +663,7 @@ static const struct {
     {"VRFY", s_cmd_vrfy},
     {"HELP", s_cmd_help},
     {"EXPN", s_cmd_not_implemented},
-    {"STARTTLS", s_cmd_not_implemented},
+    {"STARTTLS", s_cmd_starttls},
     {"AUTH", s_cmd_not_implemented},
     {"BDAT", s_cmd_not_implemented},
     {"ETRN", s_cmd_not_implemented},
@@ -665,6 +718,7 @@ static size_t s_command_take(smtp_server_t *self, s_conn_t *c, char *buf, size_t
     size_t len = total - 1;
     if (len && buf[len - 1] == '\r')
         len--;
+    c->rest_after_line = avail - total;
     if (len + 2 > self->max_line_bytes)
         s_error(self, c, "500 5.5.2 line too long");
     else
@@ -709,37 +763,20 @@ static void s_msg_append(smtp_server_t *self, s_conn_t *c, const char *p, size_t
     c->msg_len += n;
 }
 
-/* Hands the message to the deliver callback and queues its reply (one per
-   recipient in LMTP). Runs after the final "."; the reply is queued only
-   now, after the callback (and so the commit) has returned. */
-static void s_deliver(smtp_server_t *self, s_conn_t *c)
+/* Queues the final replies of one message from what the callback said (one
+   per recipient in LMTP); a failure or a malformed reply is a 451. */
+static void s_queue_final(smtp_server_t *self, s_conn_t *c, int rc, char *reply,
+                          char **rcpt_replies)
 {
     size_t n = c->lmtp ? c->rcpt_count : 1;
-    char reply[SMTP_REPLY_MAX] = "";
-    char **rcpt_replies = NULL;
-    char *block = NULL;
-    if (c->lmtp) {
-        rcpt_replies = calloc(n, sizeof(*rcpt_replies));
-        block = calloc(n, SMTP_REPLY_MAX);
-        if (!rcpt_replies || !block)
-            goto out_internal;
-        for (size_t i = 0; i < n; i++)
-            rcpt_replies[i] = block + i * SMTP_REPLY_MAX;
-    }
-    smtp_envelope_t env;
-    s_envelope_fill(c, &env);
-    const char *data = c->msg ? c->msg : "";
-    if (c->msg)
-        c->msg[c->msg_len] = '\0';
-    int rc = self->deliver(self->deliver_ctx, &env, data, c->msg_len, reply, sizeof(reply),
-                           rcpt_replies);
-    reply[sizeof(reply) - 1] = '\0';
-    if (rc != 0)
-        goto out_internal;
-    if (!reply[0])
+    reply[SMTP_REPLY_MAX - 1] = '\0';
+    if (rc == 0 && !reply[0])
         strcpy(reply, "250 2.0.0 OK");
-    if (!s_reply_valid(reply, "245"))
-        goto out_internal;
+    if (rc != 0 || !s_reply_valid(reply, "245")) {
+        for (size_t i = 0; i < n; i++)
+            s_reply_final(self, c, S_REPLY_INTERNAL);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *r = reply;
         if (rcpt_replies && rcpt_replies[i][0]) {
@@ -748,11 +785,47 @@ static void s_deliver(smtp_server_t *self, s_conn_t *c)
         }
         s_reply_final(self, c, r);
     }
-    goto out_free;
-out_internal:
-    for (size_t i = 0; i < n; i++)
-        s_reply_final(self, c, S_REPLY_INTERNAL);
-out_free:
+}
+
+/* LMTP: one reply buffer per recipient, in one block (*block to free). */
+static char **s_rcpt_replies_new(s_conn_t *c, char **block)
+{
+    *block = NULL;
+    if (!c->lmtp)
+        return NULL;
+    char **r = calloc(c->rcpt_count, sizeof(*r));
+    *block = calloc(c->rcpt_count, SMTP_REPLY_MAX);
+    if (!r || !*block) {
+        free(r);
+        free(*block);
+        *block = NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < c->rcpt_count; i++)
+        r[i] = *block + i * SMTP_REPLY_MAX;
+    return r;
+}
+
+/* Hands the message to the deliver callback and queues its reply (one per
+   recipient in LMTP). Runs after the final "."; the reply is queued only
+   now, after the callback (and so the commit) has returned. */
+static void s_deliver(smtp_server_t *self, s_conn_t *c)
+{
+    char reply[SMTP_REPLY_MAX] = "";
+    char *block;
+    char **rcpt_replies = s_rcpt_replies_new(c, &block);
+    if (c->lmtp && !rcpt_replies) {
+        s_queue_final(self, c, -1, reply, NULL);
+        return;
+    }
+    smtp_envelope_t env;
+    s_envelope_fill(c, &env);
+    const char *data = c->msg ? c->msg : "";
+    if (c->msg)
+        c->msg[c->msg_len] = '\0';
+    int rc = self->deliver(self->deliver_ctx, &env, data, c->msg_len, reply, sizeof(reply),
+                           rcpt_replies);
+    s_queue_final(self, c, rc, reply, rcpt_replies);
     free(block);
     free(rcpt_replies);
 }
@@ -766,6 +839,9 @@ static void s_data_end(smtp_server_t *self, s_conn_t *c)
     } else if (c->msg_nomem) {
         for (size_t i = 0; i < n; i++)
             s_reply_final(self, c, "452 4.3.1 insufficient system storage");
+    } else if (self->deliver_batch) {
+        c->deliver_pending = 1; /* delivered with the round's others (s_deliver_round) */
+        return;
     } else {
         s_deliver(self, c);
     }
@@ -826,7 +902,8 @@ static size_t s_data_take(smtp_server_t *self, s_conn_t *c, char *buf, size_t av
 static void s_conn_process(smtp_server_t *self, s_conn_t *c)
 {
     size_t off = 0;
-    while (off < c->in_len && !c->closing && !c->dead && c->out_len < SMTP_OUT_HIGH) {
+    while (off < c->in_len && !c->closing && !c->dead && !c->starttls && !c->deliver_pending &&
+           c->out_len < SMTP_OUT_HIGH) {
         size_t used;
         if (c->phase == S_DATA)
             used = s_data_take(self, c, c->in + off, c->in_len - off);
@@ -836,39 +913,144 @@ static void s_conn_process(smtp_server_t *self, s_conn_t *c)
             break;
         off += used;
     }
-    if (c->closing)
-        off = c->in_len; /* whatever follows QUIT or a 421 is not read */
+    if (c->closing || c->starttls)
+        off = c->in_len; /* whatever follows QUIT, a 421 or STARTTLS is not read */
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
 }
 
+/* One write of the session's output, plain or through TLS: bytes written,
+   0 when the socket cannot take more now, -1 when the session is broken. */
+static ssize_t s_conn_send(s_conn_t *c, const char *buf, size_t len)
+{
+    if (!c->ssl) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        return n > 0 ? n : -1;
+    }
+    ERR_clear_error();
+    int n = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+        return 0;
+    }
+    return -1;
+}
+
+/* One read, plain or through TLS: bytes read, 0 at the peer's end of the
+   stream, -1 when nothing is there now, -2 when the session is broken. */
+static ssize_t s_conn_recv(s_conn_t *c, char *buf, size_t len)
+{
+    if (!c->ssl) {
+        ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : -2;
+        return n;
+    }
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+        return -1;
+    }
+    return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+}
+
 static void s_conn_flush(s_conn_t *c)
 {
-    while (c->out_len > 0 && !c->dead) {
-        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (c->out_len > 0 && !c->dead && !c->tls_handshake) {
+        ssize_t n = s_conn_send(c, c->out, c->out_len);
         if (n > 0) {
             memmove(c->out, c->out + n, c->out_len - (size_t)n);
             c->out_len -= (size_t)n;
             c->last_active_ms = s_now_ms();
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (errno != EINTR)
-                break;
+        } else if (n == 0) {
+            break;
         } else {
             c->dead = 1;
         }
     }
 }
 
+/* A fresh session after the handshake (RFC 3207 §4.2): nothing said before
+   it counts, the client greets again. */
+static void s_tls_established(smtp_server_t *self, s_conn_t *c)
+{
+    c->tls_handshake = 0;
+    c->tls_want_write = 0;
+    s_transaction_reset(c);
+    c->phase = S_GREETED;
+    c->helo[0] = '\0';
+    c->lmtp = 0;
+    c->connected_ms = c->last_active_ms = s_now_ms();
+    s_stats_add(self, &self->stats.tls_sessions, 1);
+}
+
+/* Drives SSL_accept one step; a failed handshake ends the session (there
+   is no way back to plaintext). */
+static void s_tls_step(smtp_server_t *self, s_conn_t *c)
+{
+    ERR_clear_error();
+    int rc = SSL_accept(c->ssl);
+    if (rc == 1) {
+        s_tls_established(self, c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+        return;
+    }
+    s_stats_add(self, &self->stats.tls_failures, 1);
+    c->dead = 1;
+}
+
+/* The 220 to STARTTLS is on the wire: from now on the socket speaks TLS. */
+static void s_tls_begin(smtp_server_t *self, s_conn_t *c)
+{
+    c->starttls = 0;
+    c->in_len = 0;
+    c->ssl = SSL_new(self->tls_ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+        s_stats_add(self, &self->stats.tls_failures, 1);
+        c->dead = 1;
+        return;
+    }
+    SSL_set_accept_state(c->ssl);
+    c->tls_handshake = 1;
+    /* the handshake has the greeting's time limit, not the idle one */
+    s_transaction_reset(c);
+    c->phase = S_GREETED;
+    c->connected_ms = c->last_active_ms = s_now_ms();
+    s_tls_step(self, c);
+}
+
 /* Alternates processing and writing while that makes progress, so input
    held back by a full output queue is taken up once the queue drains. */
 static void s_conn_pump(smtp_server_t *self, s_conn_t *c)
 {
+    if (c->tls_handshake) {
+        s_tls_step(self, c);
+        if (c->tls_handshake || c->dead)
+            return;
+    }
     for (;;) {
         size_t before = c->in_len;
         s_conn_process(self, c);
         s_conn_flush(c);
-        if (c->dead || c->closing || c->in_len == 0 || c->in_len == before ||
-            c->out_len >= SMTP_OUT_HIGH)
+        if (c->starttls && c->out_len == 0 && !c->dead) {
+            s_tls_begin(self, c);
+            return;
+        }
+        if (c->dead || c->closing || c->starttls || c->deliver_pending || c->in_len == 0 ||
+            c->in_len == before || c->out_len >= SMTP_OUT_HIGH)
             break;
     }
     if (c->closing && c->out_len == 0)
@@ -877,19 +1059,28 @@ static void s_conn_pump(smtp_server_t *self, s_conn_t *c)
 
 static void s_conn_read(smtp_server_t *self, s_conn_t *c)
 {
-    size_t space = self->inbuf_cap - c->in_len;
-    if (space == 0 || c->closing)
+    if (c->tls_handshake) {
+        s_conn_pump(self, c);
         return;
-    ssize_t n = recv(c->fd, c->in + c->in_len, space, MSG_DONTWAIT);
+    }
+    size_t space = self->inbuf_cap - c->in_len;
+    if (space == 0 || c->closing || c->starttls)
+        return;
+    ssize_t n = s_conn_recv(c, c->in + c->in_len, space);
     if (n > 0) {
         c->in_len += (size_t)n;
         c->last_active_ms = s_now_ms();
         s_conn_pump(self, c);
-    } else if (n == 0) {
+    } else if (n == 0 || n == -2) {
         c->dead = 1; /* peer closed; an unfinished message is dropped unacknowledged */
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        c->dead = 1;
     }
+}
+
+/* Decrypted input OpenSSL holds that poll() cannot announce. */
+static int s_tls_pending(smtp_server_t *self, const s_conn_t *c)
+{
+    return c->ssl && !c->tls_handshake && !c->closing && !c->starttls &&
+           c->in_len < self->inbuf_cap && c->out_len < SMTP_OUT_HIGH && SSL_pending(c->ssl) > 0;
 }
 
 static void s_conn_destroy(smtp_server_t *self, s_conn_t **c_p)
@@ -898,6 +1089,11 @@ static void s_conn_destroy(smtp_server_t *self, s_conn_t **c_p)
     if (!c)
         return;
     s_transaction_reset(c);
+    if (c->ssl) {
+        if (!c->tls_handshake)
+            SSL_shutdown(c->ssl); /* close_notify, best effort: the socket does not block */
+        SSL_free(c->ssl);
+    }
     if (c->fd >= 0)
         close(c->fd);
     free(c->in);
@@ -1047,11 +1243,15 @@ static int s_poll_prepare(smtp_server_t *self, int64_t now)
         pfd->fd = c->fd;
         pfd->events = 0;
         pfd->revents = 0;
-        if (!c->closing && c->in_len < self->inbuf_cap && c->out_len < SMTP_OUT_HIGH)
-            pfd->events |= POLLIN;
-        if (c->out_len > 0)
-            pfd->events |= POLLOUT;
-        int64_t left = s_deadline(self, c) - now;
+        if (c->tls_handshake) {
+            pfd->events = c->tls_want_write ? POLLOUT : POLLIN;
+        } else {
+            if (!c->closing && c->in_len < self->inbuf_cap && c->out_len < SMTP_OUT_HIGH)
+                pfd->events |= POLLIN;
+            if (c->out_len > 0 || c->tls_want_write)
+                pfd->events |= POLLOUT;
+        }
+        int64_t left = s_tls_pending(self, c) ? 0 : s_deadline(self, c) - now;
         if (left < 0)
             left = 0;
         if (timeout < 0 || left < timeout)
@@ -1084,6 +1284,66 @@ static void s_shutdown_sessions(smtp_server_t *self)
     self->conn_count = 0;
 }
 
+/* Group commit: every message completed in this poll round goes to the
+   batch callback at once; then each session gets its replies and carries on
+   with what it pipelined behind (which may complete another message: a few
+   more rounds, bounded). */
+static void s_deliver_round(smtp_server_t *self)
+{
+    if (!self->deliver_batch)
+        return;
+    for (int round = 0; round < 8; round++) {
+        size_t n = 0;
+        for (int i = 0; i < self->conn_count; i++)
+            n += self->conns[i]->deliver_pending;
+        if (n == 0)
+            return;
+        smtp_delivery_t *items = calloc(n, sizeof(*items));
+        char **blocks = calloc(n, sizeof(*blocks));
+        char *replies = calloc(n, SMTP_REPLY_MAX);
+        int ok = items && blocks && replies;
+        size_t k = 0;
+        for (int i = 0; ok && i < self->conn_count; i++) {
+            s_conn_t *c = self->conns[i];
+            if (!c->deliver_pending)
+                continue;
+            s_envelope_fill(c, &items[k].env);
+            if (c->msg)
+                c->msg[c->msg_len] = '\0';
+            items[k].data = c->msg ? c->msg : "";
+            items[k].len = c->msg_len;
+            items[k].reply = replies + k * SMTP_REPLY_MAX;
+            items[k].rcpt_replies = s_rcpt_replies_new(c, &blocks[k]);
+            k++;
+        }
+        if (ok)
+            self->deliver_batch(self->deliver_ctx, items, n);
+        for (int i = 0, j = 0; i < self->conn_count; i++) {
+            s_conn_t *c = self->conns[i];
+            if (!c->deliver_pending)
+                continue;
+            char none[SMTP_REPLY_MAX] = "";
+            if (ok)
+                s_queue_final(self, c, items[j].rc, items[j].reply, items[j].rcpt_replies);
+            else
+                s_queue_final(self, c, -1, none, NULL);
+            if (ok) {
+                free(items[j].rcpt_replies);
+                free(blocks[j]);
+            }
+            j++;
+            c->deliver_pending = 0;
+            c->phase = S_READY;
+            s_transaction_reset(c);
+            if (!c->dead)
+                s_conn_pump(self, c);
+        }
+        free(items);
+        free(blocks);
+        free(replies);
+    }
+}
+
 static void *s_run(void *arg)
 {
     smtp_server_t *self = arg;
@@ -1095,18 +1355,23 @@ static void *s_run(void *arg)
             break;
         if (rc > 0 && self->pfds[1].revents)
             break;
-        for (int i = 0; rc > 0 && i < nconn; i++) {
+        for (int i = 0; rc >= 0 && i < nconn; i++) {
             s_conn_t *c = self->conns[i];
-            short ev = self->pfds[2 + i].revents;
+            short ev = rc > 0 ? self->pfds[2 + i].revents : 0;
             if (ev & POLLNVAL)
                 c->dead = 1;
             if (!c->dead && (ev & (POLLIN | POLLHUP | POLLERR)) && !c->closing)
                 s_conn_read(self, c);
-            if (!c->dead && (ev & POLLOUT))
+            if (!c->dead && (ev & POLLOUT)) {
+                c->tls_want_write = 0;
                 s_conn_pump(self, c);
+            }
+            if (!c->dead && s_tls_pending(self, c))
+                s_conn_read(self, c);
             if (!c->dead && (ev & (POLLHUP | POLLERR)) && c->closing)
                 c->dead = 1;
         }
+        s_deliver_round(self);
         int64_t now = s_now_ms();
         for (int i = 0; i < self->conn_count; i++)
             s_check_idle(self, self->conns[i], now);
@@ -1175,6 +1440,46 @@ static char *s_hostname(const char *configured)
     return buf[0] ? strdup(buf) : NULL;
 }
 
+/* The TLS context for STARTTLS: TLS 1.2 or later, the configured chain and
+   key (which must match). Partial writes and a moving write buffer because
+   the output queue is compacted after each partial send. */
+static int s_tls_setup(smtp_server_t *self, const char *cert, const char *key, char *err,
+                       size_t errlen)
+{
+    if (!cert || !*cert)
+        return 0;
+    if (!key || !*key)
+        key = cert;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    const char *what = "cannot create a TLS context";
+    if (!ctx)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    what = "cannot read the TLS certificate";
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+        goto fail;
+    what = "cannot read the TLS key";
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+        goto fail;
+    what = "the TLS key does not match the certificate";
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    self->tls_ctx = ctx;
+    return 0;
+fail : {
+    char detail[160] = "";
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, detail, sizeof(detail));
+    snprintf(err, errlen, "smtp: %s (%s, %s): %s", what, cert, key, detail);
+    SSL_CTX_free(ctx);
+    return -1;
+}
+}
+
 static int s_config_apply(smtp_server_t *self, const smtp_server_config_t *cfg, char *err,
                           size_t errlen)
 {
@@ -1208,6 +1513,7 @@ static int s_config_apply(smtp_server_t *self, const smtp_server_config_t *cfg, 
     }
     self->inbuf_cap = self->max_line_bytes > SMTP_INBUF_MIN ? self->max_line_bytes : SMTP_INBUF_MIN;
     self->deliver = cfg->deliver;
+    self->deliver_batch = cfg->deliver_batch;
     self->deliver_ctx = cfg->deliver_ctx;
     self->rcpt_check = cfg->rcpt_check;
     self->rcpt_check_ctx = cfg->rcpt_check_ctx;
@@ -1215,7 +1521,7 @@ static int s_config_apply(smtp_server_t *self, const smtp_server_config_t *cfg, 
         snprintf(err, errlen, "smtp: hostname must be a non-empty word without spaces");
         return -1;
     }
-    return 0;
+    return s_tls_setup(self, cfg->tls_cert_file, cfg->tls_key_file, err, errlen);
 }
 
 smtp_server_t *smtp_server_new(const smtp_server_config_t *cfg, char *err, size_t errlen)
@@ -1289,6 +1595,7 @@ void smtp_server_destroy(smtp_server_t **self_p)
     free(self->conns);
     free(self->pfds);
     free(self->hostname);
+    SSL_CTX_free(self->tls_ctx);
     pthread_mutex_destroy(&self->stats_lock);
     free(self);
     *self_p = NULL;

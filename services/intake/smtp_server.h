@@ -16,7 +16,14 @@
     No ZeroMQ in here; the service wires the callback to the bus/database.
 
     Extensions advertised: PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME
-    (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034/3463). Not STARTTLS (yet).
+    (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034/3463), and STARTTLS (RFC 3207)
+    when a certificate and key are configured (OpenSSL, TLS 1.2 or later).
+    After STARTTLS the session starts afresh: the client must say EHLO/LHLO
+    again, and nothing it said before counts. A STARTTLS with more input
+    behind it in the same read (commands pipelined before the handshake, the
+    STARTTLS command-injection trap, CVE-2011-0411) is refused with
+    "554 5.5.0" and the connection closed: plaintext must never be taken as
+    if it had come over TLS.
 
     Limits (every input is hostile; memory per connection is bounded):
     - A command line may be max_line_bytes long including its CRLF (RFC 5321
@@ -61,6 +68,7 @@ typedef struct {
     const char **rcpt;     /* recipients without <> (source route removed) */
     size_t rcpt_count;
     int lmtp; /* 1 if the session said LHLO */
+    int tls;  /* 1 if the message came over TLS (after STARTTLS) */
 } smtp_envelope_t;
 
 /* Called once per message after the final ".". data/len = the message with
@@ -77,6 +85,21 @@ typedef struct {
    "451 4.3.0 ..." (temporary, the sender retries). */
 typedef int(smtp_deliver_fn)(void *ctx, const smtp_envelope_t *env, const char *data, size_t len,
                              char *reply, size_t replylen, char **rcpt_replies);
+
+/* Group commit: the messages whose final "." arrived in the same poll round,
+   on any connections, handed over together so that the callback can commit
+   them in one transaction (one disk flush instead of one each). Each item
+   is filled like one deliver call: reply (SMTP_REPLY_MAX bytes, "" on
+   entry), rcpt_replies for LMTP, and rc 0 or -1 (-1: 451 for that one). */
+typedef struct {
+    smtp_envelope_t env;
+    const char *data;
+    size_t len;
+    char *reply;
+    char **rcpt_replies;
+    int rc;
+} smtp_delivery_t;
+typedef void(smtp_deliver_batch_fn)(void *ctx, smtp_delivery_t *items, size_t n);
 
 /* Optional, called at RCPT time with the envelope so far (rcpt_count = the
    recipients accepted before this one). Return 0 to accept, -1 to refuse: the
@@ -97,7 +120,10 @@ typedef struct {
     int max_errors;             /* protocol errors before 421; 0 = default 10 */
     int greeting_timeout_ms;    /* connect to EHLO/HELO/LHLO; 0 = default 30000 */
     int idle_timeout_ms;        /* 0 = default 300000 */
+    const char *tls_cert_file;  /* PEM certificate chain: STARTTLS offered when set */
+    const char *tls_key_file;   /* PEM private key (default: tls_cert_file) */
     smtp_deliver_fn *deliver;   /* required */
+    smtp_deliver_batch_fn *deliver_batch; /* optional: group commit (takes over from deliver) */
     void *deliver_ctx;
     smtp_rcpt_check_fn *rcpt_check; /* optional */
     void *rcpt_check_ctx;
@@ -114,6 +140,8 @@ typedef struct {
     uint64_t recipients_rejected;    /* RCPT refused (limit, rcpt_check) */
     uint64_t protocol_errors;        /* 500/501/502/503/555 replies, long lines */
     uint64_t timeouts;               /* sessions closed for idleness or no greeting */
+    uint64_t tls_sessions;           /* STARTTLS handshakes completed */
+    uint64_t tls_failures;           /* handshakes failed, STARTTLS refused for pipelining */
 } smtp_server_stats_t;
 
 typedef struct _smtp_server_t smtp_server_t;

@@ -369,6 +369,11 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     snprintf(out->number, sizeof(out->number), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     snprintf(out->customer_id, sizeof(out->customer_id), "%s", c.id);
+    if (rq->follows_up_ticket_id) {
+        const char *q[] = {out->ticket_id, rq->follows_up_ticket_id};
+        if (cs_db_cmd(db, "UPDATE tickets SET follows_up_ticket_id = $2 WHERE id = $1", 2, q) != 1)
+            goto out;
+    }
 
     Cs__Customer cust = CS__CUSTOMER__INIT;
     cust.customer_id = c.id;
@@ -401,6 +406,8 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     tc.message_id = (char *)s_nz(rq->message_id);
     tc.language = (char *)language;
     tc.attachment_count = (uint32_t)rq->attachment_count;
+    tc.follows_up_ticket_id = (char *)s_nz(rq->follows_up_ticket_id);
+    tc.follows_up_number = (char *)s_nz(rq->follows_up_number);
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.trace_id = (char *)rq->trace_id;
     env.body_case = CS__ENVELOPE__BODY_TICKET_CREATED;

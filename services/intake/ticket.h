@@ -30,6 +30,8 @@ typedef struct {
     const char *trace_id;
     const char *customer_id; /* a known customer (a matched caller), or NULL: by contact */
     const char *ticket_id;   /* the new ticket's id when the caller chose it, or NULL */
+    /* a follow-up of a ticket closed too long ago to reopen: its id and number */
+    const char *follows_up_ticket_id, *follows_up_number;
 } intake_request_t;
 
 typedef struct {

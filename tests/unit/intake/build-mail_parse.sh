@@ -12,8 +12,8 @@ cflags="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g"
 pkgs="gmime-3.0 glib-2.0 cmocka"
 deps="$(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
-src="$root/services/intake/mail_parse.c $root/tests/unit/intake/test_mail_parse.c"
-inc="-I$root/services/intake -DMAIL_TEST_DIR=\"$root/tests/unit/intake/mail\""
+src="$root/services/intake/mail_parse.c $root/common/cs_log.c $root/tests/unit/intake/test_mail_parse.c"
+inc="-I$root/services/intake -I$root/common -DMAIL_TEST_DIR=\"$root/tests/unit/intake/mail\""
 
 # shellcheck disable=SC2086
 gcc $cflags -O2 $inc $deps $src $libs -o "$out/test_mail_parse"

@@ -8,7 +8,7 @@ OUT=${BUILD_DIR:-$ROOT/build/unit/intake}
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g"
 SRC="$ROOT/services/intake/smtp_server.c $ROOT/tests/unit/intake/test_smtp_server.c"
-LIBS="$(pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lpthread"
+LIBS="$(pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -lssl -lcrypto -lpthread"
 
 gcc $CFLAGS -O1 -o "$OUT/test_smtp_server" $SRC $LIBS
 gcc $CFLAGS -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
