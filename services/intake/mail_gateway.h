@@ -14,5 +14,7 @@ typedef struct mail_gateway mail_gateway_t;
 /* Start the listener (CS_INTAKE_SMTP_PORT, default 2525). NULL on error. */
 mail_gateway_t *mail_gateway_start(cs_service_t *svc);
 void mail_gateway_stop(mail_gateway_t **self_p);
+/* The listener's counters (for /metrics: intake's gauges.c). */
+void mail_gateway_stats(mail_gateway_t *self, smtp_server_stats_t *out);
 
 #endif

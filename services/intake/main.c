@@ -8,6 +8,7 @@
 #include "cs_log.h"
 #include "cs_metrics.h"
 #include "cs_service.h"
+#include "gauges.h"
 #include "mail_gateway.h"
 
 extern const cs_migration_t intake_migrations[];
@@ -24,6 +25,12 @@ static int s_init(cs_service_t *svc)
     return s_mail ? 0 : -1;
 }
 
+static void s_tick(cs_service_t *svc)
+{
+    (void)svc;
+    intake_gauges_tick(s_mail);
+}
+
 static void s_stop(cs_service_t *svc)
 {
     (void)svc;
@@ -38,6 +45,7 @@ int main(int argc, char **argv)
         .migrations = intake_migrations,
         .reads = NULL,
         .init = s_init,
+        .tick = s_tick,
         .stop = s_stop,
     };
     return cs_service_run(&def, argc, argv);

@@ -16,6 +16,7 @@
 #include "cs_ids.h"
 #include "cs_log.h"
 #include "cs_metrics.h"
+#include "gauges.h"
 #include "survey.h"
 
 extern const cs_migration_t survey_migrations[];
@@ -141,6 +142,7 @@ static int s_init(cs_service_t *svc)
    case another instance recorded one. */
 static void s_tick(cs_service_t *svc)
 {
+    survey_gauges_tick(cs_service_db(svc), s_state.link_days);
     static int64_t next;
     int64_t now = cs_mono_ms();
     if (!atomic_exchange(&s_state.summary_dirty, 0) && now < next)
