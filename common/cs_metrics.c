@@ -103,8 +103,7 @@ void cs_counter_set(const char *name, const char *labels, double v)
     cs_gauge_set(name, labels, v);
 }
 
-void cs_gauge_set_family(const char *name, int n, const char *const *labels,
-                         const double *values)
+void cs_gauge_set_family(const char *name, int n, const char *const *labels, const double *values)
 {
     pthread_mutex_lock(&s_lock);
     for (int i = 0; i < s_nseries; i++)

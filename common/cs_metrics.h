@@ -25,8 +25,7 @@ void cs_counter_set(const char *name, const char *labels, double v);
    seen before to 0, all under the lock, so that a scrape never sees half
    of one refresh and a group that emptied reads 0 rather than its last
    value. The series ever seen stay (bounded by the table's cap). */
-void cs_gauge_set_family(const char *name, int n, const char *const *labels,
-                         const double *values);
+void cs_gauge_set_family(const char *name, int n, const char *const *labels, const double *values);
 /* Observe a value in seconds into a histogram with the latency buckets. */
 void cs_histogram_observe(const char *name, const char *labels, double seconds);
 /* Gauges computed from the database in a service's tick refresh this often. */

@@ -38,7 +38,6 @@ void intake_gauges_tick(mail_gateway_t *mail)
                    (double)st.messages_rejected_temp);
     cs_counter_set("cs_intake_smtp_messages_total", "result=\"rejected\"",
                    (double)st.messages_rejected_perm);
-    cs_counter_set("cs_intake_smtp_recipients_rejected_total", "",
-                   (double)st.recipients_rejected);
+    cs_counter_set("cs_intake_smtp_recipients_rejected_total", "", (double)st.recipients_rejected);
     cs_counter_set("cs_intake_smtp_protocol_errors_total", "", (double)st.protocol_errors);
 }
