@@ -65,7 +65,7 @@ def main():
     pg = Postgres("bench", 55499, durable=True)
     pg.start(["intake", "dispatch", "sla"])
     env = dict(os.environ, CS_DB_URL=pg.conninfo(), CS_INTAKE_SMTP_PORT=str(SMTP_PORT),
-               CS_LOG_LEVEL="warn")
+               CS_LOG_LEVEL="warn", CS_INTAKE_OUTBOUND_LEDGER="0")  # no notify here
     for s, base in (("intake", 7100), ("dispatch", 7200), ("sla", 7300)):
         env[f"CS_{s.upper()}_HTTP_PORT"] = str(base + OFF)
         env[f"CS_{s.upper()}_PUB_PORT"] = str(base + OFF + 1)

@@ -2,6 +2,7 @@
  * cs_http — see cs_http.h.
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,18 @@ struct cs_http {
     cs_db_t *db;
     cs_ready_fn *ready;
     void *ready_ctx;
+    /* a pool of request threads, each with its own connection (cs_http_set_threads) */
+    int threads;
+    cs_db_t *(*db_new)(void *ctx);
+    void *db_ctx;
+    pthread_mutex_t pool_lock;
+    cs_db_t **pool_dbs;
+    int npool_dbs;
 };
+
+/* The connection of the pool thread running a request, made on its first. */
+static __thread cs_http_t *tl_owner;
+static __thread cs_db_t *tl_db;
 
 /* Per-request state across the access handler's calls. */
 typedef struct {
@@ -53,6 +65,8 @@ cs_http_t *cs_http_new(const char *service, const char *bind_addr, int port, siz
     snprintf(self->bind_addr, sizeof(self->bind_addr), "%s", bind_addr ? bind_addr : "127.0.0.1");
     self->port = port;
     self->max_body = max_body ? max_body : 1024 * 1024;
+    self->threads = 1;
+    pthread_mutex_init(&self->pool_lock, NULL);
     return self;
 }
 
@@ -75,6 +89,10 @@ void cs_http_destroy(cs_http_t **self_p)
         }
         MHD_stop_daemon(self->daemon);
     }
+    for (int i = 0; i < self->npool_dbs; i++)
+        cs_db_destroy(&self->pool_dbs[i]);
+    free(self->pool_dbs);
+    pthread_mutex_destroy(&self->pool_lock);
     free(self);
     *self_p = NULL;
 }
@@ -82,6 +100,43 @@ void cs_http_destroy(cs_http_t **self_p)
 void cs_http_set_db(cs_http_t *self, cs_db_t *db)
 {
     self->db = db;
+}
+
+void cs_http_set_threads(cs_http_t *self, int threads, cs_db_t *(*db_new)(void *ctx), void *ctx)
+{
+    assert(!self->daemon);
+    self->threads = threads > 1 && db_new ? threads : 1;
+    self->db_new = db_new;
+    self->db_ctx = ctx;
+}
+
+/* The database handle for a request on this thread: the server's own with
+   one thread; with a pool, the thread's, made (and remembered for
+   cs_http_destroy) the first time the thread serves a request. NULL when
+   it cannot be made now. */
+static cs_db_t *s_thread_db(cs_http_t *self)
+{
+    if (self->threads <= 1)
+        return self->db;
+    if (tl_owner == self && tl_db)
+        return tl_db;
+    cs_db_t *db = self->db_new(self->db_ctx);
+    if (!db)
+        return NULL;
+    pthread_mutex_lock(&self->pool_lock);
+    cs_db_t **grown = realloc(self->pool_dbs, sizeof(*grown) * (size_t)(self->npool_dbs + 1));
+    if (grown) {
+        self->pool_dbs = grown;
+        self->pool_dbs[self->npool_dbs++] = db;
+    }
+    pthread_mutex_unlock(&self->pool_lock);
+    if (!grown) {
+        cs_db_destroy(&db);
+        return NULL;
+    }
+    tl_owner = self;
+    tl_db = db;
+    return db;
 }
 
 void cs_http_set_ready(cs_http_t *self, cs_ready_fn *fn, void *ctx)
@@ -333,7 +388,7 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     req.body = up->body ? up->body : "";
     req.body_len = up->len;
     req.conn = conn;
-    req.db = self->db;
+    req.db = s_thread_db(self);
     char ipbuf[64] = "";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -367,13 +422,13 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const ch
     } else if (s_route_label(self, method, url, &req, store, sizeof(store), &route)) {
         label = route->pattern;
         req.ctx = route->ctx;
-        if (self->db && cs_db_ensure(self->db) < 0) {
+        if ((self->threads > 1 && !req.db) || (req.db && cs_db_ensure(req.db) < 0)) {
             cs_http_error(&resp, 503, NULL, "database unavailable, try again");
         } else {
             route->fn(&req, &resp);
-            if (self->db && cs_db_in_tx(self->db)) {
+            if (req.db && cs_db_in_tx(req.db)) {
                 /* a handler returned with a transaction open: never leave it */
-                cs_db_rollback(self->db);
+                cs_db_rollback(req.db);
                 cs_error("http: %s %s left a transaction open", method, label);
             }
         }
@@ -438,13 +493,17 @@ int cs_http_start(cs_http_t *self)
         cs_error("http: bind address %s is not an IPv4 address", self->bind_addr);
         return -1;
     }
+    /* One internal thread, or a pool of them (each connection stays on one
+       pool thread, whose requests use that thread's own database handle). */
     self->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | (self->threads > 1 ? MHD_USE_EPOLL : MHD_USE_POLL) |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
         (uint16_t)self->port, NULL, NULL, s_access, self, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)200, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)(self->threads > 1 ? self->threads : 0), MHD_OPTION_END);
     if (!self->daemon) {
         cs_error("http: cannot listen on %s:%d", self->bind_addr, self->port);
         return -1;

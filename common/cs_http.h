@@ -4,7 +4,8 @@
  *
  * All handlers of one server run on one internal thread, which owns its own
  * database connection (cs_http_set_db), so handlers never share a libpq
- * connection with the bus thread.
+ * connection with the bus thread — or, where a service asks for it
+ * (cs_http_set_threads), on a pool of threads with a connection each.
  *
  * Errors are JSON: {"error":{"field":"customer.email","message":"..."}}.
  */
@@ -49,6 +50,12 @@ cs_http_t *cs_http_new(const char *service, const char *bind_addr, int port, siz
 void cs_http_destroy(cs_http_t **self_p);
 void cs_http_set_db(cs_http_t *self, cs_db_t *db);
 void cs_http_set_ready(cs_http_t *self, cs_ready_fn *fn, void *ctx);
+/* Serve requests on a pool of `threads` threads instead of one (before
+   cs_http_start). Each pool thread makes its own database connection with
+   db_new(ctx) on its first request and hands it to the handlers as req->db;
+   the handlers of a server that does this must be thread-safe. threads <= 1
+   keeps the single thread and the cs_http_set_db connection. */
+void cs_http_set_threads(cs_http_t *self, int threads, cs_db_t *(*db_new)(void *ctx), void *ctx);
 /* pattern: "/v1/tickets/ * /respond" without spaces; '*' matches one segment. */
 void cs_http_route(cs_http_t *self, const char *method, const char *pattern, cs_http_fn *fn,
                    void *ctx);

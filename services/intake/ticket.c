@@ -8,6 +8,8 @@
 #include <strings.h>
 #include "cs_bus.h"
 #include "cs_log.h"
+#include "desk.h"
+#include "phone.h"
 #include "ticket.h"
 
 int intake_has_han(const char *s)
@@ -139,33 +141,93 @@ static void s_customer_take(customer_row_t *c, PGresult *r)
 
 #define CUSTOMER_COLS "id, name, email, phone, company, industry, tier, language"
 
-/* The customer registry is the truth about a customer: a request may add a
-   phone, company, industry or tier, but never renames an existing record. */
+/* The customer whose contact has this e-mail or E.164 phone; a request may
+   add a phone, company, industry or tier, but never renames the record. */
+static PGresult *s_customer_by_contact(cs_db_t *db, const intake_request_t *rq, const char *phone)
+{
+    const char *p[] = {rq->email ? rq->email : phone, rq->phone, rq->company, rq->industry,
+                       rq->tier};
+    /* Two texts, so that each is planned on its own index (a prepared
+       statement's generic plan cannot pick one of two by a parameter). */
+#define BY_CONTACT(match)                                                                          \
+    "WITH k AS (SELECT customer_id FROM contacts WHERE " match                                     \
+    "   ORDER BY is_primary DESC, created_at LIMIT 1),"                                            \
+    " u AS (UPDATE customers c SET phone = coalesce(c.phone, $2),"                                 \
+    "   company = coalesce($3, c.company), industry = coalesce($4, c.industry),"                   \
+    "   tier = coalesce($5, c.tier), updated_at = now()"                                           \
+    "   FROM k WHERE c.id = k.customer_id"                                                         \
+    "   AND (c.phone IS NULL AND $2::text IS NOT NULL"                                             \
+    "     OR c.company IS DISTINCT FROM coalesce($3, c.company)"                                   \
+    "     OR c.industry IS DISTINCT FROM coalesce($4, c.industry)"                                 \
+    "     OR c.tier IS DISTINCT FROM coalesce($5, c.tier))"                                        \
+    "   RETURNING c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier, c.language)"      \
+    " SELECT *, false FROM u UNION ALL"                                                            \
+    " SELECT c.id, c.name, c.email, c.phone, c.company, c.industry, c.tier, c.language, false"     \
+    " FROM customers c JOIN k ON c.id = k.customer_id WHERE NOT EXISTS (SELECT 1 FROM u)"
+    /* Written only when the request adds something: most requests come
+       from known customers and change nothing. */
+    if (rq->email)
+        return cs_db_exec(db, BY_CONTACT("lower(email) = lower($1)"), 5, p);
+    return cs_db_exec(db, BY_CONTACT("phone = $1"), 5, p);
+#undef BY_CONTACT
+}
+
+static PGresult *s_customer_by_id(cs_db_t *db, const char *id)
+{
+    const char *p[] = {id};
+    return cs_db_exec(db,
+                      "SELECT " CUSTOMER_COLS ", false FROM customers"
+                      " WHERE id = $1 AND merged_into IS NULL",
+                      1, p);
+}
+
+/* The customer registry is the truth about a customer: found by id, or by a
+   contact's e-mail or phone, or made new with the person as its primary
+   contact. */
 static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_row_t *c)
 {
-    char id[CS_UUID_LEN];
+    char id[CS_UUID_LEN], e164[PHONE_E164_MAX] = "", ext[PHONE_EXT_MAX] = "";
     cs_uuid(id);
-    const char *name = rq->name && *rq->name ? rq->name : (rq->email ? rq->email : "unknown");
-    const char *p[] = {id,          name,         rq->email, rq->phone,
+    if (rq->phone && phone_e164(rq->phone, desk_config()->country, e164, ext, NULL, 0) < 0)
+        e164[0] = 0; /* kept as given on the customer; no contact phone */
+    const char *phone = e164[0] ? e164 : rq->phone;
+    const char *name =
+        rq->name && *rq->name ? rq->name : (rq->email ? rq->email : (phone ? phone : "unknown"));
+    const char *p[] = {id,          name,         rq->email, phone,
                        rq->company, rq->industry, rq->tier,  rq->language ? rq->language : "zh-CN"};
     PGresult *r = NULL;
-    if (rq->email && *rq->email) {
-        r = cs_db_exec(db,
-                       "INSERT INTO customers (id, name, email, phone, company, industry, tier,"
-                       " language) VALUES ($1, $2, lower($3), $4, $5, coalesce($6, 'other'),"
-                       " coalesce($7, 'sme'), $8)"
-                       " ON CONFLICT (lower(email)) WHERE email IS NOT NULL DO UPDATE SET"
-                       " phone = coalesce(EXCLUDED.phone, customers.phone),"
-                       " company = coalesce($5, customers.company),"
-                       " industry = coalesce($6, customers.industry),"
-                       " tier = coalesce($7, customers.tier), updated_at = now()"
-                       " RETURNING " CUSTOMER_COLS ", (xmax = 0)",
-                       8, p);
-    } else {
+    if (rq->customer_id)
+        r = s_customer_by_id(db, rq->customer_id);
+    else if ((rq->email && *rq->email) || e164[0])
+        r = s_customer_by_contact(db, rq, e164[0] ? e164 : NULL);
+    if (r && PQntuples(r) == 0 && !rq->customer_id) {
+        PQclear(r);
+        r = NULL;
+        if (rq->email && *rq->email) {
+            r = cs_db_exec(db,
+                           "INSERT INTO customers (id, name, email, phone, company, industry, tier,"
+                           " language) VALUES ($1, $2, lower($3), $4, $5, coalesce($6, 'other'),"
+                           " coalesce($7, 'sme'), $8)"
+                           " ON CONFLICT (lower(email)) WHERE email IS NOT NULL DO UPDATE SET"
+                           " phone = coalesce(EXCLUDED.phone, customers.phone),"
+                           " company = coalesce($5, customers.company),"
+                           " industry = coalesce($6, customers.industry),"
+                           " tier = coalesce($7, customers.tier), updated_at = now()"
+                           " RETURNING " CUSTOMER_COLS ", (xmax = 0)",
+                           8, p);
+        } else {
+            r = cs_db_exec(db,
+                           "INSERT INTO customers (id, name, email, phone, company, industry,"
+                           " tier, language) VALUES ($1, $2, $3, $4, $5, coalesce($6, 'other'),"
+                           " coalesce($7, 'sme'), $8) RETURNING " CUSTOMER_COLS ", true",
+                           8, p);
+        }
+    } else if (!r && !rq->customer_id) {
+        /* neither e-mail nor a normalisable phone: the phone as given */
         const char *q[] = {rq->phone};
         r = cs_db_exec(db,
                        "SELECT " CUSTOMER_COLS ", false FROM customers WHERE phone = $1"
-                       " ORDER BY created_at LIMIT 1",
+                       " AND merged_into IS NULL ORDER BY created_at LIMIT 1",
                        1, q);
         if (r && PQntuples(r) == 0) {
             PQclear(r);
@@ -182,7 +244,18 @@ static int s_customer_upsert(cs_db_t *db, const intake_request_t *rq, customer_r
     }
     s_customer_take(c, r);
     PQclear(r);
-    return 0;
+    if (!c->created)
+        return 0;
+    char contact[CS_UUID_LEN];
+    cs_uuid(contact);
+    const char *k[] = {
+        contact, c->id, name, rq->email, e164[0] ? e164 : NULL, ext[0] ? ext : NULL, c->language};
+    return cs_db_cmd(db,
+                     "INSERT INTO contacts (id, customer_id, name, email, phone, phone_ext,"
+                     " language, is_primary) VALUES ($1, $2, $3, lower($4), $5, $6, $7, true)",
+                     7, k) == 1
+               ? 0
+               : -1;
 }
 
 static int s_emit_customer(cs_db_t *db, const customer_row_t *c, Cs__Customer *msg,
@@ -198,22 +271,6 @@ static int s_emit_customer(cs_db_t *db, const customer_row_t *c, Cs__Customer *m
     return cs_bus_emit(db, "intake.customer.upserted", &env);
 }
 
-/* Next number of the year (in the company's time zone): CS-2026-000123. */
-static int s_next_number(cs_db_t *db, char *number, size_t size)
-{
-    PGresult *r = cs_db_exec(db,
-                             "INSERT INTO ticket_numbers (year, last) VALUES"
-                             " (extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int, 1)"
-                             " ON CONFLICT (year) DO UPDATE SET last = ticket_numbers.last + 1"
-                             " RETURNING year, last",
-                             0, NULL);
-    if (!r)
-        return -1;
-    snprintf(number, size, "CS-%s-%06lld", PQgetvalue(r, 0, 0), (long long)cs_db_get_i64(r, 0, 1));
-    PQclear(r);
-    return 0;
-}
-
 static const char *s_nz(const char *s)
 {
     return s ? s : "";
@@ -224,12 +281,14 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     memset(out, 0, sizeof(*out));
     if (rq->external_id) {
         const char *p[] = {rq->external_id};
-        PGresult *r = cs_db_exec(db, "SELECT id, number FROM tickets WHERE external_id = $1", 1, p);
+        PGresult *r = cs_db_exec(
+            db, "SELECT id, number, customer_id FROM tickets WHERE external_id = $1", 1, p);
         if (!r)
             return -1;
         if (PQntuples(r) == 1) {
             snprintf(out->ticket_id, sizeof(out->ticket_id), "%s", PQgetvalue(r, 0, 0));
             snprintf(out->number, sizeof(out->number), "%s", PQgetvalue(r, 0, 1));
+            snprintf(out->customer_id, sizeof(out->customer_id), "%s", PQgetvalue(r, 0, 2));
             out->duplicate = 1;
             PQclear(r);
             return 0;
@@ -256,14 +315,17 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
     rq = &clean;
     if (s_customer_upsert(db, rq, &c) < 0)
         goto out;
-    cs_uuid(out->ticket_id);
-    if (s_next_number(db, out->number, sizeof(out->number)) < 0)
-        goto out;
+    snprintf(out->ticket_id, sizeof(out->ticket_id), "%s", rq->ticket_id ? rq->ticket_id : "");
+    if (!rq->ticket_id)
+        cs_uuid(out->ticket_id);
 
+    /* One statement: the next number of the year (in the company's time
+       zone: CS-2026-000123), the ticket, and its entry in the ledger (a
+       phone ticket has none: its call is the entry). */
     char received[24], emerg[24], attach[24];
     const char *language = rq->language ? rq->language : c.language;
+    const char *party = rq->from_addr ? rq->from_addr : (rq->email ? rq->email : rq->phone);
     const char *p[] = {out->ticket_id,
-                       out->number,
                        rq->channel,
                        c.id,
                        rq->from_addr,
@@ -278,15 +340,35 @@ int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_
                        rq->message_id,
                        rq->external_id,
                        cs_db_i64(attach, rq->attachment_count),
-                       cs_db_i64(received, rq->received_at_ms)};
-    if (cs_db_cmd(db,
-                  "INSERT INTO tickets (id, number, channel, customer_id, from_addr, from_name,"
-                  " subject, body, requested_type, urgency, impact, emergency_flag, language,"
-                  " message_id, external_id, attachment_count, received_at)"
-                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-                  " $16, to_timestamp($17::bigint / 1000.0))",
-                  17, p) != 1)
+                       cs_db_i64(received, rq->received_at_ms),
+                       strcmp(rq->channel, "phone") == 0 ? NULL : desk_ledger_channel(rq->channel),
+                       party};
+    PGresult *r = cs_db_exec(
+        db,
+        "WITH n AS (INSERT INTO ticket_numbers (year, last) VALUES"
+        "   (extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int, 1)"
+        "   ON CONFLICT (year) DO UPDATE SET last = ticket_numbers.last + 1 RETURNING year, last),"
+        " t AS (INSERT INTO tickets (id, number, channel, customer_id, from_addr, from_name,"
+        "   subject, body, requested_type, urgency, impact, emergency_flag, language,"
+        "   message_id, external_id, attachment_count, received_at)"
+        "   SELECT $1, 'CS-' || n.year || '-' || CASE WHEN n.last < 1000000"
+        "     THEN lpad(n.last::text, 6, '0') ELSE n.last::text END,"
+        "     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+        "     to_timestamp($16::bigint / 1000.0) FROM n"
+        "   RETURNING id, number, customer_id, subject, received_at),"
+        " l AS (INSERT INTO ledger (customer_id, ticket_id, direction, channel, kind, party,"
+        "   summary, ref, at) SELECT customer_id, id, 'inbound', $17, 'request', $18,"
+        "   left(subject, 300), id::text, received_at FROM t WHERE $17::text IS NOT NULL"
+        "   ON CONFLICT (kind, ref) DO NOTHING)"
+        " SELECT number FROM t",
+        18, p);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
         goto out;
+    }
+    snprintf(out->number, sizeof(out->number), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", c.id);
 
     Cs__Customer cust = CS__CUSTOMER__INIT;
     cust.customer_id = c.id;

@@ -28,18 +28,25 @@ typedef struct {
     int attachment_count;
     int64_t received_at_ms;
     const char *trace_id;
+    const char *customer_id; /* a known customer (a matched caller), or NULL: by contact */
+    const char *ticket_id;   /* the new ticket's id when the caller chose it, or NULL */
 } intake_request_t;
 
 typedef struct {
     char ticket_id[CS_UUID_LEN];
     char number[INTAKE_NUMBER_LEN];
     int duplicate; /* the external id or Message-ID was already a ticket */
+    char customer_id[CS_UUID_LEN];
 } intake_result_t;
 
 /* Find or create the customer and the ticket, and emit intake.ticket.created
    (and intake.customer.upserted for a new customer). Inside the caller's
    transaction. 0 or -1. A repeated external_id gives the existing ticket
-   with duplicate = 1 and emits nothing. */
+   with duplicate = 1 and emits nothing.
+   The customer is rq->customer_id when given, else the customer whose
+   contact has the e-mail (or, without one, the phone in E.164), else a new
+   customer with that person as its primary contact. The request enters the
+   communication ledger (except a phone ticket: its call is the entry). */
 int intake_ticket_create(cs_db_t *db, const intake_request_t *rq, intake_result_t *out);
 
 /* The ticket with this number: 0 and its id, or -1 when none. */

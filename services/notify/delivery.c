@@ -12,6 +12,7 @@
 #include "cs_config.h"
 #include "cs_log.h"
 #include "delivery.h"
+#include "http_out.h"
 #include "outbound.h"
 
 struct delivery {
@@ -90,7 +91,11 @@ int delivery_config_load(delivery_config_t *cfg)
     cfg->smtp.ca_file = cs_env("CS_NOTIFY_SMTP_CA_FILE", NULL);
     cfg->smtp.connect_timeout_ms = (long)connect_ms;
     cfg->smtp.timeout_ms = (long)timeout_ms;
-    return 0;
+    int64_t html;
+    if (cs_env_int("CS_NOTIFY_HTML", 1, 0, 1, &html) < 0)
+        return -1;
+    cfg->html = html == 1;
+    return gateway_config_load(&cfg->gateway);
 }
 
 int64_t delivery_backoff_s(const delivery_config_t *cfg, int64_t attempts)
@@ -116,7 +121,8 @@ enum {
     C_VARS,
     C_REPLY_TO,
     C_MSGID,
-    C_ATTEMPTS
+    C_ATTEMPTS,
+    C_CHANNEL
 };
 
 typedef struct {
@@ -139,10 +145,11 @@ static int s_threadable(const char *id)
     return 1;
 }
 
-/* Render and compose the row's letter; NULL with out->detail set when it cannot be. */
+/* Render and compose the row's letter — or, for SMS and voice, the text: its subject
+ * line; NULL with out->detail set when it cannot be. */
 static char *s_compose(delivery_t *self, const PGresult *r, size_t *len, s_outcome_t *out)
 {
-    char *subject = NULL, *body = NULL, *msg = NULL;
+    char *subject = NULL, *body = NULL, *msg = NULL, *html = NULL;
     letter_vars_t *vars = letter_vars_new();
     json_t *obj = json_loads(cs_db_get(r, 0, C_VARS), 0, NULL);
     if (!vars || !json_is_object(obj)) {
@@ -162,12 +169,23 @@ static char *s_compose(delivery_t *self, const PGresult *r, size_t *len, s_outco
     if (letter_render(self->templates, kind, lang, vars, &subject, &body, out->detail,
                       sizeof(out->detail)) < 0)
         goto out_free;
+    if (strcmp(cs_db_get(r, 0, C_CHANNEL), "email") != 0) {
+        msg = subject; /* a text message: the subject line says it all */
+        subject = NULL;
+        *len = strlen(msg);
+        goto out_free;
+    }
+    if (self->cfg->html && !(html = letter_html_from_text(body, lang))) {
+        snprintf(out->detail, sizeof(out->detail), "out of memory for the HTML part");
+        goto out_free;
+    }
     const char *reply_to = cs_db_get(r, 0, C_REPLY_TO);
     letter_msg_t m = {
         .from = {self->cfg->from_addr, self->cfg->from_name[0] ? self->cfg->from_name : NULL},
         .to = {cs_db_get(r, 0, C_RCPT), *cs_db_get(r, 0, C_NAME) ? cs_db_get(r, 0, C_NAME) : NULL},
         .subject = subject,
         .text_body = body,
+        .html_body = html,
         .message_id = cs_db_get(r, 0, C_MSGID),
         .in_reply_to = s_threadable(reply_to) ? reply_to : NULL,
         .references = s_threadable(reply_to) ? reply_to : NULL,
@@ -185,6 +203,7 @@ out_free:
     letter_vars_destroy(&vars);
     free(subject);
     free(body);
+    free(html);
     return msg;
 }
 
@@ -193,7 +212,15 @@ static void s_send(delivery_t *self, const PGresult *r, const char *msg, size_t 
                    s_outcome_t *out)
 {
     char err[512] = "";
-    if (!self->cfg->smtp_url) {
+    const char *channel = cs_db_get(r, 0, C_CHANNEL);
+    if (strcmp(channel, "email") != 0) {
+        int rc = gateway_send(&self->cfg->gateway, channel, cs_db_get(r, 0, C_RCPT), msg,
+                              cs_db_get(r, 0, C_ID), cs_db_get(r, 0, C_NUMBER), out->reply,
+                              sizeof(out->reply), err, sizeof(err));
+        out->status = rc == HTTP_OUT_SENT        ? "sent"
+                      : rc == HTTP_OUT_PERMANENT ? "failed"
+                                                 : "deferred";
+    } else if (!self->cfg->smtp_url) {
         if (mail_out_maildir(self->cfg->maildir, msg, len, out->path, sizeof(out->path), err,
                              sizeof(err)) == 0) {
             out->status = "sent";
@@ -253,7 +280,7 @@ int delivery_next(delivery_t *self, cs_db_t *db)
     PGresult *r =
         cs_db_exec(db,
                    "SELECT id, source_event_id, kind, recipient, recipient_name, ticket_number,"
-                   " language, automatic, vars::text, in_reply_to, message_id, attempts"
+                   " language, automatic, vars::text, in_reply_to, message_id, attempts, channel"
                    " FROM notifications"
                    " WHERE status IN ('queued', 'deferred') AND next_attempt_at <= now()"
                    " ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -294,6 +321,83 @@ out_rollback:
     if (cs_db_in_tx(db))
         cs_db_rollback(db);
     return -1;
+}
+
+/* ---- bounces ------------------------------------------------------------------------- */
+
+/* "<id@host>" from a Message-ID as a report gives it (GMime drops the brackets; some
+ * reports keep them): NULL when it cannot be one of ours. */
+static int s_bracketed_id(const char *raw, char *out, size_t size)
+{
+    while (*raw == ' ' || *raw == '<')
+        raw++;
+    size_t n = strcspn(raw, "> \t\r\n");
+    if (n == 0 || n + 3 > size || !memchr(raw, '@', n))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (raw[i] <= ' ' || raw[i] > '~')
+            return -1;
+    snprintf(out, size, "<%.*s>", (int)n, raw);
+    return 0;
+}
+
+/* Printable ASCII of s, at most size-1 bytes: a report's fields go to the log table. */
+static void s_printable(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 1 < size; s++)
+        out[o++] = (*s >= ' ' && *s <= '~') ? *s : ' ';
+    out[o] = '\0';
+}
+
+int delivery_on_bounce(cs_db_t *db, const Cs__Envelope *env)
+{
+    const Cs__MailRejected *mr = env->mail_rejected;
+    char id[256];
+    if (!mr || !mr->reason || strcmp(mr->reason, "bounce") != 0 ||
+        !mr->bounce_original_message_id ||
+        s_bracketed_id(mr->bounce_original_message_id, id, sizeof(id)) < 0)
+        return 1;
+    char status[32], rcpt[256], detail[256], reply[600];
+    s_printable(status, sizeof(status), mr->bounce_status);
+    s_printable(rcpt, sizeof(rcpt), mr->bounce_recipient);
+    s_printable(detail, sizeof(detail), mr->detail);
+    snprintf(reply, sizeof(reply), "bounce %s%s%s%s%s", status[0] ? status : "(no status)",
+             rcpt[0] ? " for " : "", rcpt, detail[0] ? ": " : "", detail);
+    char reason[64];
+    snprintf(reason, sizeof(reason), "bounced %s", status[0] ? status : "");
+    PGresult *r = cs_db_exec(db,
+                             "UPDATE notifications SET status = 'bounced', bounced_at = now(),"
+                             " reason = $2, smtp_reply = $3, updated_at = now()"
+                             " WHERE message_id = $1 AND channel = 'email'"
+                             " AND status IN ('sent', 'queued', 'deferred', 'failed')"
+                             " RETURNING id, source_event_id, kind, recipient, ticket_number",
+                             3, (const char *[]){id, reason, reply});
+    if (!r)
+        return -1;
+    int n = PQntuples(r), rc = n ? 0 : 1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        Cs__NotificationEvent ev = CS__NOTIFICATION_EVENT__INIT;
+        ev.notification_id = (char *)cs_db_get(r, i, 0);
+        ev.source_event_id = (char *)cs_db_get(r, i, 1);
+        ev.kind = (char *)cs_db_get(r, i, 2);
+        ev.recipient = (char *)cs_db_get(r, i, 3);
+        ev.ticket_number = (char *)cs_db_get(r, i, 4);
+        ev.status = "bounced";
+        ev.detail = reply;
+        ev.message_id = id;
+        if (outbound_emit(db, "notification.failed", &ev) < 0)
+            rc = -1;
+        else {
+            outbound_count(ev.kind, "bounced");
+            cs_warn("notify: %s for ticket %s bounced (%s, notification %s)", ev.kind,
+                    ev.ticket_number, status[0] ? status : "no status", ev.notification_id);
+        }
+    }
+    if (n == 0)
+        cs_info("notify: a bounce for a Message-ID that is none of ours; ignored");
+    PQclear(r);
+    return rc;
 }
 
 /* ---- the worker ---------------------------------------------------------------------- */

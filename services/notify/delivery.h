@@ -3,9 +3,12 @@
  *
  * A worker thread with its own database connection delivers what outbound.c queued:
  * it renders the letter (letter.h templates in the customer's language), composes the
- * RFC 5322 message with the Message-ID chosen at queue time, and writes it to the
- * maildir (CS_NOTIFY_MAILDIR, default var/mail) or hands it to the relay at
- * CS_NOTIFY_SMTP_URL (mail_out.h).  Then, in one transaction with the row still locked:
+ * RFC 5322 message with the Message-ID chosen at queue time (text and, unless
+ * CS_NOTIFY_HTML=0, an HTML alternative), and writes it to the maildir
+ * (CS_NOTIFY_MAILDIR, default var/mail) or hands it to the relay at CS_NOTIFY_SMTP_URL
+ * (mail_out.h).  An SMS or voice alert (channel sms / voice) goes to the HTTP gateway
+ * instead (gateway.h), its text the rendered subject line.  Then, in one transaction
+ * with the row still locked:
  *
  *     queued/deferred → sent       (notification.sent)
  *                     → deferred   4xx / no answer / disk trouble: next_attempt_at moves
@@ -14,6 +17,8 @@
  *                     → failed     5xx, a letter that cannot be rendered, or the
  *                                  CS_NOTIFY_MAX_ATTEMPTS-th temporary failure
  *                                  (notification.failed)
+ *     sent                → bounced    later, when intake reports a non-delivery report
+ *                                  naming the Message-ID (delivery_on_bounce)
  *
  * Why a thread and not the service tick: a relay that does not answer holds a send for
  * up to its time-out, and the main loop must keep consuming, relaying and sending
@@ -36,6 +41,7 @@
 
 #include <stdint.h>
 #include "cs_service.h"
+#include "gateway.h"
 #include "letter.h"
 #include "mail_out.h"
 
@@ -49,6 +55,8 @@ typedef struct {
     int64_t retry_max_s;         /* CS_NOTIFY_RETRY_MAX_S, default 21600 (6 h) */
     mail_out_smtp_config_t smtp; /* CS_NOTIFY_SMTP_USER, _PASSWORD, _STARTTLS, _CA_FILE,
                                     _HELO, _CONNECT_TIMEOUT_MS, _TIMEOUT_MS */
+    bool html;                   /* CS_NOTIFY_HTML (default 1): add an HTML alternative */
+    gateway_config_t gateway;    /* SMS and voice (gateway.h) */
 } delivery_config_t;
 
 /* Read the configuration; 0, or -1 with the bad variable named in the log. */
@@ -72,6 +80,11 @@ void delivery_destroy(delivery_t **self_p);
 /* Deliver the next due notification on db: 1 one was handled (whatever its outcome),
  * 0 nothing is due, -1 database error. */
 int delivery_next(delivery_t *self, cs_db_t *db);
+
+/* The bus handler for intake.mail.rejected: a bounce whose returned Message-ID is one of
+ * ours marks that notification "bounced", with the report's status and text, and emits
+ * notification.failed.  0 marked, 1 not ours / not a bounce, -1 database error. */
+int delivery_on_bounce(cs_db_t *db, const Cs__Envelope *env);
 
 /* Start / stop the worker thread (its own connection).  0 or -1. */
 int delivery_start(delivery_t *self);

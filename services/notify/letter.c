@@ -292,6 +292,35 @@ void letter_templates_destroy(letter_templates_t **self_p)
     *self_p = NULL;
 }
 
+int letter_templates_check(const letter_templates_t *self, letter_kind_vars_fn *vars_for, char *err,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        const s_template_t *t = &self->items[i];
+        const char *const *known = vars_for(t->kind);
+        if (!known) {
+            cs_errf(err, errlen, "%s: no event produces a letter of kind '%s'", t->file, t->kind);
+            return -1;
+        }
+        for (size_t v = 0; v < t->nrequired; v++) {
+            size_t k = 0;
+            while (known[k] && strcmp(known[k], t->required[v]) != 0)
+                k++;
+            if (!known[k]) {
+                char list[512] = "";
+                size_t used = 0;
+                for (size_t j = 0; known[j] && used < sizeof(list); j++)
+                    used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                             j ? ", " : "", known[j]);
+                cs_errf(err, errlen, "%s: Requires '%s', which no %s event fills (it has: %s)",
+                        t->file, t->required[v], t->kind, list);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- templates: parsing one file ------------------------------------------------ */
 
 static int s_line_of(const s_template_t *t, const char *at)
@@ -1346,6 +1375,99 @@ static int s_write_alternative(s_buf_t *b, const letter_msg_t *m)
     s_buf_str(b, boundary);
     s_buf_str(b, "--\r\n");
     return 0;
+}
+
+static void s_html_escaped(s_buf_t *b, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '&':
+            s_buf_str(b, "&amp;");
+            break;
+        case '<':
+            s_buf_str(b, "&lt;");
+            break;
+        case '>':
+            s_buf_str(b, "&gt;");
+            break;
+        case '"':
+            s_buf_str(b, "&quot;");
+            break;
+        case '\'':
+            s_buf_str(b, "&#39;");
+            break;
+        case '\r':
+            break;
+        case '\n':
+            s_buf_str(b, "<br>\n");
+            break;
+        default:
+            s_buf_add(b, p + i, 1);
+        }
+    }
+}
+
+/* One paragraph's text with http(s) URLs turned into links.  A URL ends at white space
+ * or at a character no letter of ours puts in one (CJK punctuation included). */
+static void s_html_paragraph(s_buf_t *b, const char *p, size_t n)
+{
+    const char *end = p + n;
+    while (p < end) {
+        const char *u = NULL;
+        for (const char *q = p; q + 8 <= end && !u; q++)
+            if (strncmp(q, "http://", 7) == 0 || strncmp(q, "https://", 8) == 0)
+                u = q;
+        if (!u) {
+            s_html_escaped(b, p, (size_t)(end - p));
+            return;
+        }
+        s_html_escaped(b, p, (size_t)(u - p));
+        const char *ue = u;
+        while (ue < end && (unsigned char)*ue > ' ' && (unsigned char)*ue < 0x80 &&
+               !strchr("<>\"'", *ue))
+            ue++;
+        while (ue > u && strchr(".,;:)", ue[-1]))
+            ue--;
+        s_buf_str(b, "<a href=\"");
+        s_html_escaped(b, u, (size_t)(ue - u));
+        s_buf_str(b, "\">");
+        s_html_escaped(b, u, (size_t)(ue - u));
+        s_buf_str(b, "</a>");
+        p = ue;
+    }
+}
+
+char *letter_html_from_text(const char *text, const char *lang)
+{
+    s_buf_t b = {.limit = LETTER_BODY_MAX};
+    char safe_lang[16] = "en";
+    if (lang && strlen(lang) < sizeof(safe_lang) &&
+        strspn(lang, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == strlen(lang))
+        snprintf(safe_lang, sizeof(safe_lang), "%s", lang);
+    s_buf_str(&b, "<!DOCTYPE html>\n<html lang=\"");
+    s_buf_str(&b, safe_lang);
+    s_buf_str(&b, "\">\n<head><meta charset=\"utf-8\"></head>\n<body>\n");
+    const char *p = text;
+    while (*p) {
+        while (*p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strstr(p, "\n\n");
+        const char *e2 = strstr(p, "\r\n\r\n");
+        if (e2 && (!e || e2 < e))
+            e = e2;
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+            n--;
+        s_buf_str(&b, "<p>");
+        s_html_paragraph(&b, p, n);
+        s_buf_str(&b, "</p>\n");
+        p = e ? e : p + strlen(p);
+    }
+    s_buf_str(&b, "</body>\n</html>\n");
+    return s_buf_take(&b, NULL);
 }
 
 char *letter_compose_rfc5322(const letter_msg_t *m, size_t *len_out, char *err, size_t errlen)

@@ -68,6 +68,16 @@ typedef struct _letter_templates_t letter_templates_t;
 letter_templates_t *letter_templates_load(const char *dir, char *err, size_t errlen);
 void letter_templates_destroy(letter_templates_t **self_p);
 
+/* The variables the service fills for a kind (NULL-terminated), or NULL when no event
+ * produces that kind. */
+typedef const char *const *(letter_kind_vars_fn)(const char *kind);
+
+/* Check every loaded template against what the service fills: a kind no event produces,
+ * or a Requires variable the service never sets, is an error naming the file and the
+ * variable — found at start-up, not as a failed letter.  0 or -1. */
+int letter_templates_check(const letter_templates_t *self, letter_kind_vars_fn *vars_for, char *err,
+                           size_t errlen);
+
 /* The language a render of (kind, lang) will use: lang itself, a language with the same
  * primary tag ("zh" -> "zh-CN"), else "en".  NULL when the kind is unknown. */
 const char *letter_templates_language(const letter_templates_t *self, const char *kind,
@@ -82,6 +92,11 @@ int letter_render(const letter_templates_t *self, const char *kind, const char *
                   size_t errlen);
 
 /* ---- composition -------------------------------------------------------------- */
+
+/* The HTML alternative of a rendered text body: the same words, HTML-escaped, one <p>
+ * per paragraph (blank-line separated) and <br> per line break, http(s) links made
+ * clickable, in a minimal UTF-8 document whose lang is lang.  New string, or NULL. */
+char *letter_html_from_text(const char *text, const char *lang);
 
 typedef struct {
     const char *addr;         /* "li.wei@example.cn": ASCII addr-spec, required */

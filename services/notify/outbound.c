@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "alert.h"
 #include "cs_bus.h"
 #include "cs_commitment.h"
 #include "cs_config.h"
@@ -15,6 +16,7 @@
 #include "cs_metrics.h"
 #include "letter.h"
 #include "outbound.h"
+#include "webhook.h"
 
 /* ---- small text helpers --------------------------------------------------------- */
 
@@ -209,6 +211,7 @@ static outbound_t *s_new(const char *kind, bool automatic, const char *lang)
         return NULL;
     self->kind = kind;
     self->automatic = automatic;
+    self->channel = "email";
     self->language = outbound_language(lang);
     self->vars = json_object();
     if (!self->vars) {
@@ -345,7 +348,8 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
                                outbound_t **out, const char **why)
 {
     const Cs__SurveyEvent *se = env->survey_event;
-    if (!se || strcmp(env->type, "survey.requested") != 0) {
+    int reminder = strcmp(env->type, "survey.reminded") == 0;
+    if (!se || (!reminder && strcmp(env->type, "survey.requested") != 0)) {
         *why = "not_a_notification";
         return OUTBOUND_NONE;
     }
@@ -353,7 +357,7 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
         *why = "no_survey_link";
         return OUTBOUND_NONE;
     }
-    outbound_t *o = s_new("survey_invitation", true, se->language);
+    outbound_t *o = s_new(reminder ? "survey_reminder" : "survey_invitation", true, se->language);
     if (!o)
         return OUTBOUND_ERROR;
     int en = strcmp(o->language, "en") == 0;
@@ -376,6 +380,8 @@ static int s_from_survey_event(const Cs__Envelope *env, const char *request_subj
     }
     if (s_common_vars(o, o->recipient_name, request_subject) |
         s_var(o->vars, "survey_url", se->link, "-") |
+        s_var(o->vars, "optout_url", se->opt_out_link,
+              en ? "(reply to this message)" : "（请回复本邮件）") |
         s_var(o->vars, "survey_expires", expires, en ? "in 30 days" : "30 天内")) {
         outbound_destroy(&o);
         return OUTBOUND_ERROR;
@@ -469,6 +475,42 @@ int outbound_from_event(const Cs__Envelope *env, const char *request_subject, ou
     return OUTBOUND_NONE;
 }
 
+/* ---- what each kind is filled with --------------------------------------------------- */
+
+/* The variables the code above (and alert.c) sets for each kind: a template may require
+ * only these, which letter_templates_check() verifies at start-up, so that a company's
+ * edit asking for a fact no event carries stops the service instead of failing letters.
+ * A new kind adds one line here beside its mapping above. */
+#define S_TICKET_VARS "ticket_no", "customer_name", "request_subject"
+static const struct {
+    const char *kind;
+    const char *vars[16];
+} s_kind_vars[] = {
+    {"acceptance",
+     {S_TICKET_VARS, "service_type", "received_at", "expected_start", "first_response_hours",
+      "resolution_hours", NULL}},
+    {"update", {S_TICKET_VARS, "agent_name", "message", NULL}},
+    {"note", {S_TICKET_VARS, "agent_name", "message", NULL}},
+    {"resolution", {S_TICKET_VARS, "resolved_at", "agent_name", "service_report", NULL}},
+    {"survey_invitation", {S_TICKET_VARS, "survey_url", "survey_expires", "optout_url", NULL}},
+    {"survey_reminder", {S_TICKET_VARS, "survey_url", "survey_expires", "optout_url", NULL}},
+    {"complaint_feedback",
+     {"ticket_no", "customer_name", "feedback", "sent_at", "handler_name", NULL}},
+    {"complaint_escalation",
+     {"ticket_no", "customer_name", "escalation_level", "escalation_reason", "complaint_status",
+      "priority", "category", "owner", "escalated_at", NULL}},
+    {"emergency_alert", {S_TICKET_VARS, ALERT_VARS, NULL}},
+    {"escalation_alert", {S_TICKET_VARS, ALERT_VARS, NULL}},
+};
+
+const char *const *outbound_kind_vars(const char *kind)
+{
+    for (size_t i = 0; kind && i < sizeof(s_kind_vars) / sizeof(*s_kind_vars); i++)
+        if (strcmp(s_kind_vars[i].kind, kind) == 0)
+            return s_kind_vars[i].vars;
+    return NULL;
+}
+
 /* ---- the bus handler ------------------------------------------------------------------ */
 
 int outbound_config_load(outbound_config_t *cfg)
@@ -490,7 +532,8 @@ static char *s_known_subject(cs_db_t *db, const char *number)
 {
     PGresult *r = cs_db_exec(db,
                              "SELECT vars->>'request_subject' FROM notifications"
-                             " WHERE ticket_number = $1 AND kind <> 'survey_invitation'"
+                             " WHERE ticket_number = $1"
+                             " AND kind NOT IN ('survey_invitation', 'survey_reminder')"
                              " ORDER BY created_at LIMIT 1",
                              1, (const char *[]){number});
     char *subject = NULL;
@@ -507,7 +550,8 @@ static int64_t s_mails_last_day(cs_db_t *db, const char *recipient)
     PGresult *r = cs_db_exec(db,
                              "SELECT count(*) FROM notifications"
                              " WHERE lower(recipient) = lower($1) AND automatic"
-                             " AND status IN ('queued', 'deferred', 'sent')"
+                             " AND channel = 'email'"
+                             " AND status IN ('queued', 'deferred', 'sent', 'bounced')"
                              " AND created_at > now() - interval '24 hours'",
                              1, (const char *[]){recipient});
     if (!r)
@@ -519,10 +563,19 @@ static int64_t s_mails_last_day(cs_db_t *db, const char *recipient)
 
 int outbound_emit(cs_db_t *db, const char *type, Cs__NotificationEvent *ev)
 {
+    /* the event id is ours, so that the webhook deliveries of this event can name it */
+    char event_id[CS_UUID_LEN];
+    cs_uuid(event_id);
     Cs__Envelope env = CS__ENVELOPE__INIT;
+    env.event_id = event_id;
+    env.occurred_at_ms = cs_now_ms();
     env.body_case = CS__ENVELOPE__BODY_NOTIFICATION_EVENT;
     env.notification_event = ev;
-    return cs_bus_emit(db, type, &env);
+    if (cs_bus_emit(db, type, &env) < 0)
+        return -1;
+    env.event_id = event_id;
+    env.type = (char *)type;
+    return webhook_enqueue(db, &env);
 }
 
 void outbound_count(const char *kind, const char *status)
@@ -533,7 +586,12 @@ void outbound_count(const char *kind, const char *status)
 }
 
 /* Record the row; a held-back one is announced at once as notification.failed. */
-static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelope *env,
+outbound_t *outbound_new(const char *kind, bool automatic, const char *lang)
+{
+    return s_new(kind, automatic, lang);
+}
+
+int outbound_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelope *env,
                     const outbound_t *o, const char *status, const char *reason)
 {
     char id[CS_UUID_LEN], err[256];
@@ -559,15 +617,16 @@ static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelop
                        o->in_reply_to,
                        status,
                        reason,
-                       message_id};
-    PGresult *r =
-        cs_db_exec(db,
-                   "INSERT INTO notifications (id, source_event_id, source_type, kind, recipient,"
-                   " recipient_name, ticket_number, language, automatic, vars, in_reply_to, status,"
-                   " reason, message_id)"
-                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)"
-                   " ON CONFLICT (source_event_id, recipient) DO NOTHING RETURNING id",
-                   14, p);
+                       message_id,
+                       o->channel};
+    PGresult *r = cs_db_exec(
+        db,
+        "INSERT INTO notifications (id, source_event_id, source_type, kind, recipient,"
+        " recipient_name, ticket_number, language, automatic, vars, in_reply_to, status,"
+        " reason, message_id, channel)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15)"
+        " ON CONFLICT (source_event_id, channel, recipient) DO NOTHING RETURNING id",
+        15, p);
     if (!r)
         goto out_free;
     int inserted = PQntuples(r) == 1;
@@ -594,8 +653,8 @@ static int s_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelop
         ev.message_id = message_id;
         if (outbound_emit(db, "notification.failed", &ev) < 0)
             goto out_free;
-        cs_warn("notify: %s for ticket %s held back (%s): %s", o->kind, o->ticket_number, status,
-                reason);
+        cs_warn("notify: %s (%s) for ticket %s held back (%s): %s", o->kind, o->channel,
+                o->ticket_number, status, reason);
     }
     outbound_count(o->kind, status);
     rc = 0;
@@ -640,7 +699,7 @@ int outbound_on_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
             reason = "daily_cap";
         }
     }
-    rc = s_record(db, cfg, env, o, status, reason ? reason : "");
+    rc = outbound_record(db, cfg, env, o, status, reason ? reason : "");
     outbound_destroy(&o);
     return rc;
 }

@@ -12,6 +12,7 @@
  *   complaint.feedback_sent    → "complaint_feedback" the complaint handler's feedback letter
  *   complaint.escalated        → "complaint_escalation" an alert to the quality manager
  *                                                     (CS_NOTIFY_QUALITY_MANAGER)
+ *   survey.reminded            → "survey_reminder"    the same link, once, 3 days later
  *
  * The rules that decide whether it may go out live here too, apart from the database,
  * so that they can be read and tested as the business states them:
@@ -45,8 +46,10 @@
 #define OUTBOUND_DEFAULT_QUALITY_MANAGER "quality.manager@petrocs.example"
 
 typedef struct {
-    const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation" */
+    const char *kind;     /* "acceptance", "update", "resolution", "note", "survey_invitation",
+                             "survey_reminder", "complaint_feedback", "complaint_escalation" */
     bool automatic;       /* Auto-Submitted, counted against the daily cap */
+    const char *channel;  /* "email" (s_new's default), "sms" or "voice" (static) */
     const char *language; /* "zh-CN" or "en" (static) */
     char recipient[OUTBOUND_ADDR_MAX + 1];
     char recipient_name[OUTBOUND_NAME_MAX + 1];
@@ -96,13 +99,27 @@ typedef struct {
 /* Read the configuration; 0, or -1 with the bad variable named in the log. */
 int outbound_config_load(outbound_config_t *cfg);
 
-/* cs_event_fn for dispatch.ticket.accepted/responded/resolved and survey.requested;
+/* cs_event_fn for dispatch.ticket.accepted/responded/resolved, survey.requested and
+ * survey.reminded;
  * ctx is an outbound_config_t. */
 int outbound_on_event(cs_db_t *db, const Cs__Envelope *env, void *ctx);
 
 /* Append notification.sent / notification.failed to the outbox in the caller's
  * transaction.  0 or -1. */
 int outbound_emit(cs_db_t *db, const char *type, Cs__NotificationEvent *ev);
+
+/* Record o as a notification of env with status (queued, suppressed, capped) and
+ * reason, keyed by (event, channel, recipient): 0 recorded, 1 recorded before (a
+ * replay), -1 database error.  A held-back row is announced as notification.failed. */
+int outbound_record(cs_db_t *db, const outbound_config_t *cfg, const Cs__Envelope *env,
+                    const outbound_t *o, const char *status, const char *reason);
+
+/* A new, empty notification of kind (static string) by e-mail; NULL out of memory. */
+outbound_t *outbound_new(const char *kind, bool automatic, const char *lang);
+
+/* The template variables every kind has a value for, for letter_templates_check():
+ * NULL-terminated, or NULL for a kind no event produces. */
+const char *const *outbound_kind_vars(const char *kind);
 
 /* Count one message in cs_notify_messages_total{kind,status}. */
 void outbound_count(const char *kind, const char *status);

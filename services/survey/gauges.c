@@ -31,7 +31,7 @@ void survey_gauges_tick(cs_db_t *db, int link_days)
     PGresult *r = cs_db_exec(db,
                              "SELECT a.satisfaction, count(*) FROM invitations i"
                              " JOIN answers a ON a.invitation_id = i.invitation_id"
-                             " WHERE i.created_at > now() - make_interval(days => $1::int)"
+                             " WHERE i.sent_at > now() - make_interval(days => $1::int)"
                              " AND a.answered_at > now() - make_interval(days => $2::int)"
                              " GROUP BY a.satisfaction",
                              2, params);

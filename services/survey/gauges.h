@@ -8,9 +8,10 @@
  *                                         when there is no answer to divide by.
  *
  * The definitions are summary.h's. (cs_survey_satisfied_share is the same
- * ratio over all time.) An answer comes before its link expires, so an answer
- * of the last 30 days belongs to an invitation of the last 30 + link_days
- * days: the invitations_created index bounds the join.
+ * ratio over all time.) An answer comes before its link expires (link_days
+ * after the invitation went out), so an answer of the last 30 days belongs to
+ * an invitation sent in the last 30 + link_days days: the invitations_sent
+ * index bounds the join.
  */
 #ifndef SURVEY_GAUGES_H
 #define SURVEY_GAUGES_H

@@ -12,7 +12,9 @@
 #include "invitation.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const s_reasons[SURVEY_DECISION_COUNT] = {
     [SURVEY_INVITE] = "invite",
@@ -21,6 +23,12 @@ static const char *const s_reasons[SURVEY_DECISION_COUNT] = {
     [SURVEY_SKIP_NO_REPLY] = "no_reply_address",
     [SURVEY_SKIP_MAILER_DAEMON] = "mailer_daemon",
     [SURVEY_SKIP_POSTMASTER] = "postmaster",
+    [SURVEY_SKIP_NO_CONTACT] = "no_contact",
+    [SURVEY_SKIP_TERMINATED] = "terminated",
+    [SURVEY_SKIP_MERGED] = "merged",
+    [SURVEY_SKIP_SPAM] = "spam",
+    [SURVEY_SKIP_OPTED_OUT] = "opted_out",
+    [SURVEY_SKIP_RECENTLY] = "surveyed_recently",
 };
 
 const char *survey_decision_reason(survey_decision_t decision)
@@ -101,4 +109,98 @@ survey_decision_t survey_invitation_decide(const char *email)
 int64_t survey_invitation_expiry_s(int64_t sent_at_ms, int days)
 {
     return sent_at_ms / 1000 + (int64_t)days * 86400;
+}
+
+int survey_phone_digits(const char *phone, char *out, size_t size)
+{
+    size_t n = 0;
+    if (!phone)
+        return -1;
+    for (const char *p = phone; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (n >= SURVEY_PHONE_DIGITS_MAX || n + 1 >= size)
+                return -1;
+            out[n++] = *p;
+        } else if (*p == '+') {
+            if (p != phone)
+                return -1;
+        } else if (!strchr(" -.()", *p)) {
+            return -1;
+        }
+    }
+    if (n < 7)
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+survey_decision_t survey_contact_decide(const char *email, const char *phone,
+                                        survey_channel_t *channel)
+{
+    char digits[SURVEY_PHONE_DIGITS_MAX + 1];
+    survey_decision_t d = survey_invitation_decide(email);
+    *channel = SURVEY_CHANNEL_NONE;
+    if (d == SURVEY_INVITE) {
+        *channel = SURVEY_CHANNEL_EMAIL;
+        return d;
+    }
+    if (d != SURVEY_SKIP_NO_EMAIL && d != SURVEY_SKIP_INVALID_EMAIL)
+        return d; /* a robot's address: nobody to ask */
+    if (survey_phone_digits(phone, digits, sizeof(digits)) == 0) {
+        *channel = SURVEY_CHANNEL_SMS;
+        return SURVEY_INVITE;
+    }
+    return d == SURVEY_SKIP_NO_EMAIL ? SURVEY_SKIP_NO_CONTACT : d;
+}
+
+/* Does text begin with word (ASCII letters compared without case)? */
+static int s_begins(const char *text, const char *word)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    return strncasecmp(text, word, strlen(word)) == 0;
+}
+
+survey_decision_t survey_ticket_decide(const char *status, const char *reason)
+{
+    static const char *const merged[] = {"merged", "duplicate", "合并", "重复"};
+    static const char *const spam[] = {"spam", "垃圾"};
+    status = status ? status : "";
+    reason = reason ? reason : "";
+    if (strcasecmp(status, "terminated") == 0)
+        return SURVEY_SKIP_TERMINATED;
+    if (strcasecmp(status, "merged") == 0)
+        return SURVEY_SKIP_MERGED;
+    if (strcasecmp(status, "spam") == 0)
+        return SURVEY_SKIP_SPAM;
+    for (size_t i = 0; i < sizeof(merged) / sizeof(*merged); i++)
+        if (s_begins(reason, merged[i]))
+            return SURVEY_SKIP_MERGED;
+    for (size_t i = 0; i < sizeof(spam) / sizeof(*spam); i++)
+        if (s_begins(reason, spam[i]))
+            return SURVEY_SKIP_SPAM;
+    return SURVEY_INVITE;
+}
+
+int survey_contact_key(survey_channel_t channel, const char *email, const char *phone, char *out,
+                       size_t size)
+{
+    char digits[SURVEY_PHONE_DIGITS_MAX + 1];
+    if (channel == SURVEY_CHANNEL_EMAIL && email && strlen(email) <= SURVEY_EMAIL_MAX &&
+        size > strlen(email) + 6) {
+        size_t j = (size_t)snprintf(out, size, "email:");
+        for (const char *p = email; *p; p++)
+            out[j++] = (char)tolower((unsigned char)*p);
+        out[j] = '\0';
+        return 0;
+    }
+    if (channel == SURVEY_CHANNEL_SMS && survey_phone_digits(phone, digits, sizeof(digits)) == 0 &&
+        (size_t)snprintf(out, size, "phone:%s", digits) < size)
+        return 0;
+    return -1;
+}
+
+const char *survey_channel_name(survey_channel_t channel)
+{
+    return channel == SURVEY_CHANNEL_EMAIL ? "email" : channel == SURVEY_CHANNEL_SMS ? "sms" : "";
 }

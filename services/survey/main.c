@@ -1,13 +1,21 @@
 /*
  * cs-survey — satisfaction surveys after service (DESIGN.md §2).
  *
- * Reads dispatch: a closed ticket brings one invitation (or a recorded
- * skip); the customer answers on a signed link's page; staff read the
- * figures against the 90 % target.  Configuration:
+ * Reads dispatch and complaint: a closed ticket (or a complaint's feedback)
+ * brings one decision per ticket, an invitation scheduled for the contact's
+ * daytime or a skip with its reason; the tick sends what is due and the one
+ * reminder; the customer answers on a signed link's page; low scores and
+ * strategic customers get a phone follow-up task; staff read the figures
+ * against the 90 % target.  Configuration (docs/configuration.md):
  *   CS_SURVEY_PUBLIC_URL  base of the links (default http://127.0.0.1:<HTTP port>)
  *   CS_SURVEY_LINK_DAYS   how long a link works (default 30)
  *   CS_SURVEY_LINK_KEYS   "kid:hexkey,kid2:hexkey2" (first signs); unset: a
  *                         random key generated once and kept in link_keys
+ *   CS_SURVEY_DELAY_MIN   minutes from the close to the invitation (default 120)
+ *   CS_SURVEY_TZ          the contacts' time zone (default Asia/Shanghai)
+ *   CS_SURVEY_DAY_START / CS_SURVEY_DAY_END  daytime hours (default 9 / 20)
+ *   CS_SURVEY_QUIET_DAYS  no second survey for a contact within (default 30)
+ *   CS_SURVEY_REMIND_AFTER_H  the reminder, hours after sending (72; 0 = none)
  */
 #include <stdio.h>
 #include <string.h>
@@ -118,17 +126,64 @@ static int s_load_keys(cs_service_t *svc, survey_state_t *st)
     return 0;
 }
 
+/* When and to whom: the delay, the daytime window in the contacts' zone, the
+   quiet period, the reminder.  The zone is checked by PostgreSQL, which does
+   the arithmetic.  0 or -1. */
+static int s_timing(cs_service_t *svc, survey_state_t *st)
+{
+    int64_t delay, start, end, quiet, remind;
+    const char *tz = cs_env("CS_SURVEY_TZ", "Asia/Shanghai");
+    if (cs_env_int("CS_SURVEY_DELAY_MIN", 120, 0, 7 * 24 * 60, &delay) < 0 ||
+        cs_env_int("CS_SURVEY_DAY_START", 9, 0, 23, &start) < 0 ||
+        cs_env_int("CS_SURVEY_DAY_END", 20, 1, 24, &end) < 0 ||
+        cs_env_int("CS_SURVEY_QUIET_DAYS", 30, 0, 3650, &quiet) < 0 ||
+        cs_env_int("CS_SURVEY_REMIND_AFTER_H", 72, 0, 24 * 365, &remind) < 0)
+        return -1;
+    if (end <= start) {
+        cs_error("config: CS_SURVEY_DAY_END (%lld) must be after CS_SURVEY_DAY_START (%lld)",
+                 (long long)end, (long long)start);
+        return -1;
+    }
+    if (strlen(tz) >= sizeof(st->tz)) {
+        cs_error("config: CS_SURVEY_TZ is too long");
+        return -1;
+    }
+    PGresult *r = cs_db_exec(cs_service_db(svc), "SELECT 1 FROM pg_timezone_names WHERE name = $1",
+                             1, (const char *[]){tz});
+    int known = r && PQntuples(r) == 1;
+    PQclear(r);
+    if (!known) {
+        cs_error("config: CS_SURVEY_TZ must be a time zone name such as Asia/Shanghai");
+        return -1;
+    }
+    snprintf(st->tz, sizeof(st->tz), "%s", tz);
+    st->delay_min = (int)delay;
+    st->day_start = (int)start;
+    st->day_end = (int)end;
+    st->quiet_days = (int)quiet;
+    st->remind_after_h = (int)remind;
+    cs_info("survey: invitations %d min after the close, %02d:00-%02d:00 %s; quiet period %d"
+            " days; reminder after %d h",
+            st->delay_min, st->day_start, st->day_end, st->tz, st->quiet_days, st->remind_after_h);
+    return 0;
+}
+
 static int s_init(cs_service_t *svc)
 {
     int64_t days;
     s_state.svc = svc;
     atomic_init(&s_state.summary_dirty, 1);
     if (cs_env_int("CS_SURVEY_LINK_DAYS", 30, 1, 366, &days) < 0 || s_public_url(&s_state) < 0 ||
-        s_load_keys(svc, &s_state) < 0)
+        s_timing(svc, &s_state) < 0 || s_load_keys(svc, &s_state) < 0)
         return -1;
     s_state.link_days = (int)days;
     cs_metric_declare("cs_survey_invitations_total", "counter",
-                      "Survey decisions for closed tickets, by outcome (sent or skip reason).");
+                      "Survey decisions by outcome: scheduled, sent, or the skip reason.");
+    cs_metric_declare("cs_survey_reminders_total", "counter", "Survey reminders sent.");
+    cs_metric_declare("cs_survey_follow_ups_total", "counter",
+                      "Phone follow-up tasks created, by reason (strategic, low_score).");
+    cs_metric_declare("cs_survey_opt_outs_total", "counter",
+                      "Contacts who opted out of surveys through their link.");
     cs_metric_declare("cs_survey_answers_total", "counter", "Survey answers recorded.");
     cs_metric_declare("cs_survey_satisfied_share", "gauge",
                       "Share of answers with satisfaction 4-5 (target 0.9), all time.");
@@ -138,12 +193,14 @@ static int s_init(cs_service_t *svc)
     return 0;
 }
 
-/* Refresh the satisfied-share gauge after an answer, and once a minute in
-   case another instance recorded one. */
+/* Send what is due; refresh the satisfied-share gauge after an answer, and
+   once a minute in case another instance recorded one. */
 static void s_tick(cs_service_t *svc)
 {
-    survey_gauges_tick(cs_service_db(svc), s_state.link_days);
     static int64_t next;
+    survey_gauges_tick(cs_service_db(svc), s_state.link_days);
+    if (survey_sender_run(&s_state, cs_service_db(svc)) > 0)
+        cs_service_kick(svc);
     int64_t now = cs_mono_ms();
     if (!atomic_exchange(&s_state.summary_dirty, 0) && now < next)
         return;
@@ -164,7 +221,7 @@ static void s_stop(cs_service_t *svc)
 
 int main(int argc, char **argv)
 {
-    static const char *const reads[] = {"dispatch", NULL};
+    static const char *const reads[] = {"dispatch", "complaint", NULL};
     static const cs_service_def_t def = {.name = "survey",
                                          .port_base = 7500,
                                          .migrations = survey_migrations,

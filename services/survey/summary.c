@@ -3,12 +3,56 @@
  */
 #include "summary.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int survey_is_low_score(int satisfaction)
 {
     return satisfaction >= 1 && satisfaction <= SURVEY_LOW_SCORE_MAX;
+}
+
+/* Words that say "I am complaining", whatever the scores say.  Chinese ones
+   match anywhere (no spaces between words); single characters like 差 are
+   left out on purpose (差不多 is "about right"). */
+static const char *const s_words_zh[] = {
+    "投诉",     "不满",   "太慢",     "很慢",   "拖延",   "拖拉",   "推诿",
+    "敷衍",     "失望",   "糟糕",     "很差",   "太差",   "服务差", "态度差",
+    "态度不好", "没人管", "没有解决", "未解决", "不专业", "再也不",
+};
+/* English ones match at the start of a word: "complain" catches complaint(s),
+   complained; "disappoint" catches disappointed, disappointing. */
+static const char *const s_words_en[] = {
+    "complain",     "terrible",    "awful",   "poor",        "slow",           "unacceptable",
+    "disappoint",   "rude",        "worst",   "useless",     "unprofessional", "unresolved",
+    "not resolved", "never again", "ignored", "incompetent",
+};
+
+int survey_has_complaint_word(const char *comment)
+{
+    if (!comment)
+        return 0;
+    for (size_t i = 0; i < sizeof(s_words_zh) / sizeof(*s_words_zh); i++)
+        if (strstr(comment, s_words_zh[i]))
+            return 1;
+    for (const char *p = comment; *p; p++) {
+        if (p != comment && isalpha((unsigned char)p[-1]))
+            continue; /* not the start of a word */
+        for (size_t i = 0; i < sizeof(s_words_en) / sizeof(*s_words_en); i++)
+            if (strncasecmp(p, s_words_en[i], strlen(s_words_en[i])) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+const char *survey_low_score_reason(int satisfaction, int recommend, const char *comment)
+{
+    if (survey_is_low_score(satisfaction))
+        return "satisfaction";
+    if (recommend >= 0 && recommend <= 6 && survey_has_complaint_word(comment))
+        return "comment";
+    return NULL;
 }
 
 /* n digits at s as a number, or -1. */
@@ -164,5 +208,14 @@ void survey_summary_compute(const survey_tally_t *t, double target, survey_summa
         out->nps = 100.0 * (double)(t->promoters - t->detractors) / (double)t->recommend_answers;
         out->has_avg_recommend = 1;
         out->avg_recommend = (double)t->recommend_sum / (double)t->recommend_answers;
+    }
+    if (t->speed_answers > 0) {
+        out->has_avg_speed = 1;
+        out->avg_speed = (double)t->speed_sum / (double)t->speed_answers;
+    }
+    if (t->professionalism_answers > 0) {
+        out->has_avg_professionalism = 1;
+        out->avg_professionalism =
+            (double)t->professionalism_sum / (double)t->professionalism_answers;
     }
 }

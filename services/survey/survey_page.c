@@ -27,8 +27,22 @@ typedef struct {
     const char *q_recommend;
     const char *recommend_low;
     const char *recommend_high;
+    const char *q_speed;
+    const char *q_professionalism;
+    const char *scale_low; /* hint under the 1..5 scales */
+    const char *scale_high;
     const char *q_comment;
     const char *submit;
+    const char *err_speed;
+    const char *err_professionalism;
+    const char *label_speed;
+    const char *label_professionalism;
+    const char *optout_link;
+    const char *optout_title;
+    const char *optout_body;
+    const char *optout_button;
+    const char *optout_done_title;
+    const char *optout_done_body;
     const char *err_satisfaction;
     const char *err_recommend;
     const char *err_comment;
@@ -59,8 +73,22 @@ static const page_text_t s_text_zh = {
     .q_recommend = "您有多大可能向同事或合作伙伴推荐我们？（选填）",
     .recommend_low = "0 = 完全不可能",
     .recommend_high = "10 = 极有可能",
+    .q_speed = "您对我们的响应速度满意吗？（选填）",
+    .q_professionalism = "您对工程师/客服人员的专业水平满意吗？（选填）",
+    .scale_low = "1 = 很不满意",
+    .scale_high = "5 = 非常满意",
     .q_comment = "其他意见或建议（选填，最多 2000 字）",
     .submit = "提交评价",
+    .err_speed = "响应速度请选择 1 到 5 之间的分数。",
+    .err_professionalism = "专业水平请选择 1 到 5 之间的分数。",
+    .label_speed = "响应速度",
+    .label_professionalism = "专业水平",
+    .optout_link = "不再接收满意度调查",
+    .optout_title = "退订满意度调查",
+    .optout_body = "确认后，我们将不再向您发送满意度调查邀请。您的服务请求不受影响。",
+    .optout_button = "确认退订",
+    .optout_done_title = "已退订满意度调查",
+    .optout_done_body = "我们已记录您的选择，今后不再向您发送满意度调查邀请。",
     .err_satisfaction = "请选择 1 到 5 之间的满意度。",
     .err_recommend = "推荐意愿请选择 0 到 10 之间的分数。",
     .err_comment = "意见内容无效或超过 2000 字，请修改后再提交。",
@@ -92,8 +120,24 @@ static const page_text_t s_text_en = {
     .q_recommend = "How likely are you to recommend us to a colleague or partner? (optional)",
     .recommend_low = "0 = not at all likely",
     .recommend_high = "10 = extremely likely",
+    .q_speed = "How satisfied are you with how quickly we responded? (optional)",
+    .q_professionalism = "How satisfied are you with our staff's professionalism? (optional)",
+    .scale_low = "1 = very dissatisfied",
+    .scale_high = "5 = very satisfied",
     .q_comment = "Anything else you would like to tell us? (optional, up to 2000 characters)",
     .submit = "Send",
+    .err_speed = "Please choose a response speed score from 1 to 5.",
+    .err_professionalism = "Please choose a professionalism score from 1 to 5.",
+    .label_speed = "Response speed",
+    .label_professionalism = "Professionalism",
+    .optout_link = "Stop survey invitations",
+    .optout_title = "Stop survey invitations",
+    .optout_body = "Once you confirm, we will not send you satisfaction surveys any more. "
+                   "Your service requests are not affected.",
+    .optout_button = "Confirm",
+    .optout_done_title = "You will get no more surveys",
+    .optout_done_body = "We have recorded your choice and will not send you satisfaction "
+                        "surveys any more.",
     .err_satisfaction = "Please choose a satisfaction score from 1 to 5.",
     .err_recommend = "Please choose a score from 0 to 10.",
     .err_comment = "The comment is invalid or longer than 2000 characters; please shorten it.",
@@ -243,7 +287,8 @@ static const char s_css[] =
     "button{width:100%;min-height:3rem;margin-top:1rem;font:inherit;font-weight:600;"
     "color:#fff;background:#0b5cad;border:0;border-radius:.4rem}"
     ".error{color:#b00020;font-weight:600}"
-    "dt{font-weight:600}dd{margin:0 0 .75rem}.comment{white-space:pre-wrap}";
+    "dt{font-weight:600}dd{margin:0 0 .75rem}.comment{white-space:pre-wrap}"
+    ".optout{margin-top:2rem;font-size:.8rem;text-align:center}.optout a{color:#5b6b7a}";
 
 static void s_head(page_buf_t *b, const page_text_t *t, const char *title)
 {
@@ -332,8 +377,31 @@ static void s_radio_scale(page_buf_t *b, const char *name, int lo, int hi, int s
     s_put(b, "</div>\n");
 }
 
+/* An optional 1..5 question with its hint line. */
+static void s_five_scale(page_buf_t *b, const page_text_t *t, const survey_answer_t *entered,
+                         const char *name, const char *question, const char *error, int selected)
+{
+    s_put(b, "<fieldset>\n<legend>");
+    s_put_escaped(b, question);
+    s_put(b, "</legend>\n");
+    if (s_bad(entered, name))
+        s_paragraph(b, "error", error);
+    s_radio_scale(b, name, 1, 5, selected, NULL);
+    s_put(b, "<div class=\"hint\"><span>");
+    s_put_escaped(b, t->scale_low);
+    s_put(b, "</span><span>");
+    s_put_escaped(b, t->scale_high);
+    s_put(b, "</span></div>\n</fieldset>\n");
+}
+
 char *survey_page_form(survey_lang_t lang, const char *ticket_number,
                        const survey_answer_t *entered)
+{
+    return survey_page_form_with_optout(lang, ticket_number, entered, NULL);
+}
+
+char *survey_page_form_with_optout(survey_lang_t lang, const char *ticket_number,
+                                   const survey_answer_t *entered, const char *optout_href)
 {
     const page_text_t *t = s_text(lang);
     page_buf_t b = {0};
@@ -366,6 +434,9 @@ char *survey_page_form(survey_lang_t lang, const char *ticket_number,
     s_put(&b, "</span><span>");
     s_put_escaped(&b, t->recommend_high);
     s_put(&b, "</span></div>\n</fieldset>\n");
+    s_five_scale(&b, t, entered, "speed", t->q_speed, t->err_speed, entered ? entered->speed : 0);
+    s_five_scale(&b, t, entered, "professionalism", t->q_professionalism, t->err_professionalism,
+                 entered ? entered->professionalism : 0);
 
     s_put(&b, "<label for=\"comment\">");
     s_put_escaped(&b, t->q_comment);
@@ -379,8 +450,34 @@ char *survey_page_form(survey_lang_t lang, const char *ticket_number,
     s_put(&b, "</textarea>\n<button type=\"submit\">");
     s_put_escaped(&b, t->submit);
     s_put(&b, "</button>\n</form>\n");
+    if (optout_href) {
+        s_put(&b, "<p class=\"optout\"><a href=\"");
+        s_put_escaped(&b, optout_href);
+        s_put(&b, "\">");
+        s_put_escaped(&b, t->optout_link);
+        s_put(&b, "</a></p>\n");
+    }
     s_tail(&b);
     return s_finish(&b);
+}
+
+char *survey_page_optout_confirm(survey_lang_t lang)
+{
+    const page_text_t *t = s_text(lang);
+    page_buf_t b = {0};
+    s_head(&b, t, t->optout_title);
+    s_paragraph(&b, NULL, t->optout_body);
+    s_put(&b, "<form method=\"post\"><button type=\"submit\" name=\"optout\" value=\"1\">");
+    s_put_escaped(&b, t->optout_button);
+    s_put(&b, "</button></form>\n");
+    s_tail(&b);
+    return s_finish(&b);
+}
+
+char *survey_page_optout_done(survey_lang_t lang)
+{
+    const page_text_t *t = s_text(lang);
+    return s_simple_page(lang, t->optout_done_title, NULL, t->optout_done_body, NULL);
 }
 
 char *survey_page_thanks(survey_lang_t lang, const char *ticket_number, int follow_up)
@@ -418,7 +515,20 @@ char *survey_page_already_answered(survey_lang_t lang, const char *ticket_number
         s_putf(&b, "%d / 10", recommend);
     else
         s_put_escaped(&b, t->not_given);
-    s_put(&b, "</dd>\n<dt>");
+    s_put(&b, "</dd>\n");
+    const char *labels[2] = {t->label_speed, t->label_professionalism};
+    int scores[2] = {recorded ? recorded->speed : 0, recorded ? recorded->professionalism : 0};
+    for (int i = 0; i < 2; i++) {
+        s_put(&b, "<dt>");
+        s_put_escaped(&b, labels[i]);
+        s_put(&b, "</dt>\n<dd>");
+        if (scores[i] >= 1 && scores[i] <= 5)
+            s_putf(&b, "%d / 5", scores[i]);
+        else
+            s_put_escaped(&b, t->not_given);
+        s_put(&b, "</dd>\n");
+    }
+    s_put(&b, "<dt>");
     s_put_escaped(&b, t->label_comment);
     s_put(&b, "</dt>\n<dd class=\"comment\">");
     s_put_escaped(&b, *comment ? comment : t->no_comment);
@@ -580,14 +690,17 @@ out_bad_utf8:
 }
 
 /* Apply one decoded field to the answer. */
-static void s_apply_field(survey_answer_t *out, bool seen[3], const char *key, size_t klen,
-                          const char *value, size_t vlen, char *err, size_t errlen)
+#define ANSWER_FIELDS 5
+
+static void s_apply_field(survey_answer_t *out, bool seen[ANSWER_FIELDS], const char *key,
+                          size_t klen, const char *value, size_t vlen, char *err, size_t errlen)
 {
-    static const char *const names[3] = {"satisfaction", "recommend", "comment"};
+    static const char *const names[ANSWER_FIELDS] = {"satisfaction", "recommend", "comment",
+                                                     "speed", "professionalism"};
     int which = -1, v;
     const char *why;
 
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < ANSWER_FIELDS; k++)
         if (klen == strlen(names[k]) && memcmp(key, names[k], klen) == 0)
             which = k;
     if (which < 0)
@@ -616,6 +729,18 @@ static void s_apply_field(survey_answer_t *out, bool seen[3], const char *key, s
         else
             out->recommend = v;
         return;
+    case 3:
+    case 4:
+        if (vlen == 0)
+            return; /* optional */
+        v = s_small_number(value, vlen);
+        if (v < 1 || v > 5)
+            s_field_error(out, err, errlen, names[which], "%s must be 1..5", names[which]);
+        else if (which == 3)
+            out->speed = v;
+        else
+            out->professionalism = v;
+        return;
     default:
         if (s_take_comment(value, vlen, out->comment, &why) < 0) {
             out->comment[0] = '\0';
@@ -628,7 +753,7 @@ static void s_apply_field(survey_answer_t *out, bool seen[3], const char *key, s
 int survey_answer_parse(const char *body, size_t len, survey_answer_t *out, char *err,
                         size_t errlen)
 {
-    bool seen[3] = {false, false, false};
+    bool seen[ANSWER_FIELDS] = {false};
     char *copy, *pair, *end;
 
     if (err && errlen)
@@ -637,6 +762,8 @@ int survey_answer_parse(const char *body, size_t len, survey_answer_t *out, char
         return -1;
     out->satisfaction = 0;
     out->recommend = -1;
+    out->speed = 0;
+    out->professionalism = 0;
     out->comment[0] = '\0';
     out->bad_field = NULL;
     if (!body && len) {

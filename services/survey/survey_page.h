@@ -33,8 +33,10 @@ typedef enum {
 survey_lang_t survey_lang_from_tag(const char *tag);
 
 typedef struct {
-    int satisfaction; /* 1..5; 0 = not given */
-    int recommend;    /* 0..10 (would recommend us to a colleague); -1 = not given */
+    int satisfaction;    /* 1..5; 0 = not given */
+    int recommend;       /* 0..10 (would recommend us to a colleague); -1 = not given */
+    int speed;           /* 1..5 response speed; 0 = not given */
+    int professionalism; /* 1..5 professionalism; 0 = not given */
     char comment[SURVEY_COMMENT_MAX_BYTES + 1]; /* UTF-8, line breaks as "\n", may be "" */
     /* after a failed parse: the first field in error ("satisfaction",
      * "recommend", "comment", or "form" if the body as a whole was bad);
@@ -45,11 +47,13 @@ typedef struct {
 /*
  * Parse an application/x-www-form-urlencoded body (percent-decoding, '+' as
  * space).  Fields: satisfaction (required, 1..5), recommend (optional,
- * 0..10), comment (optional, valid UTF-8, at most 2000 characters, no
+ * 0..10), speed and professionalism (optional, 1..5), comment (optional,
+ * valid UTF-8, at most 2000 characters, no
  * control characters other than tab and line breaks; CRLF becomes LF).
  * Unknown fields are ignored; a field given twice is an error.
  * Returns 0, or -1 with err naming the field ("satisfaction must be 1..5")
- * and out->bad_field set; fields that were valid are still filled in, so
+ * and out->bad_field set ("satisfaction", "recommend", "speed",
+ * "professionalism", "comment" or "form"); fields that were valid are still filled in, so
  * the form can be shown again with what the customer entered.
  */
 int survey_answer_parse(const char *body, size_t len, survey_answer_t *out, char *err,
@@ -63,6 +67,18 @@ int survey_answer_parse(const char *body, size_t len, survey_answer_t *out, char
  * message in the page's language next to that question. */
 char *survey_page_form(survey_lang_t lang, const char *ticket_number,
                        const survey_answer_t *entered);
+
+/* The same form with an opt-out link at its foot (optout_href: a URL or a
+   path relative to the page, HTML-escaped here; NULL for none). */
+char *survey_page_form_with_optout(survey_lang_t lang, const char *ticket_number,
+                                   const survey_answer_t *entered, const char *optout_href);
+
+/* The opt-out page: a button that posts back to the same URL (a GET never
+   opts out, so a mail scanner that follows links changes nothing). */
+char *survey_page_optout_confirm(survey_lang_t lang);
+
+/* After the opt-out was recorded (also shown when it already was). */
+char *survey_page_optout_done(survey_lang_t lang);
 
 /* After a successful answer.  follow_up != 0 adds that a service manager
  * will get in touch (the caller decides, by its low-score policy). */

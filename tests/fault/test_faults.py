@@ -433,8 +433,8 @@ class Faults(StackTestCase):
                 if int(last) != heads.get(stream, 0):
                     behind.append([s, stream, last, str(heads.get(stream, 0))])
         reads = {"dispatch": ["intake", "sla"], "sla": ["dispatch", "complaint"],
-                 "notify": ["dispatch", "survey"],
-                 "survey": ["dispatch"], "complaint": ["dispatch"]}
+                 "notify": ["dispatch", "survey", "complaint"],
+                 "survey": ["dispatch", "complaint"], "complaint": ["dispatch", "survey", "sla"]}
         for s, peers in reads.items():
             have = {r[0] for r in self.rows(f"SELECT stream FROM {s}.inbox_checkpoint")}
             for peer in peers:

@@ -38,6 +38,8 @@ class Chain:
         env["CS_INTAKE_SMTP_PORT"] = str(2525 + offset)
         # sla reads complaint's stream only where a complaint service runs
         env["CS_SLA_COMPLAINT_CLOCKS"] = "1" if "complaint" in self.services else "0"
+        # intake reads notify's stream (letters sent, for its ledger) only where notify runs
+        env["CS_INTAKE_OUTBOUND_LEDGER"] = "1" if "notify" in self.services else "0"
         env.update(extra_env or {})
         self.env = env
 

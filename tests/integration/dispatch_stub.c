@@ -9,6 +9,8 @@
  *
  *   POST /emit/responded?ticket=NUMBER&message=TEXT  emits dispatch.ticket.responded
  *                                                    for a ticket it accepted
+ *   POST /emit/escalated?ticket=NUMBER&emergency_level=N&escalation_level=N
+ *        &escalated_to=LOGIN&team=TEAM               emits dispatch.ticket.escalated
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,12 +87,18 @@ static int s_on_created(cs_db_t *db, const Cs__Envelope *env, void *ctx)
     return s_emit(db, "dispatch.ticket.accepted", &te);
 }
 
-static void s_responded(cs_http_req_t *req, cs_http_resp_t *resp)
+static unsigned s_uint(cs_http_req_t *req, const char *key)
+{
+    const char *v = cs_http_query(req, key);
+    return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+}
+
+static void s_emit_for(cs_http_req_t *req, cs_http_resp_t *resp, int escalated)
 {
     const char *number = cs_http_query(req, "ticket");
     const char *message = cs_http_query(req, "message");
-    if (!number || !message) {
-        cs_http_error(resp, 400, "ticket", "ticket and message are required");
+    if (!number || (!escalated && !message)) {
+        cs_http_error(resp, 400, "ticket", "ticket (and message) are required");
         return;
     }
     if (cs_db_begin(req->db) < 0)
@@ -113,9 +121,23 @@ static void s_responded(cs_http_req_t *req, cs_http_resp_t *resp)
     Cs__TicketEvent te = CS__TICKET_EVENT__INIT;
     te.facts = f;
     te.actor = "wang.fang";
-    te.message = (char *)message;
+    te.message = (char *)(message ? message : "");
     te.at_ms = 0;
-    int rc = s_emit(req->db, "dispatch.ticket.responded", &te);
+    const char *team = cs_http_query(req, "team");
+    char *own_team = f->team;
+    if (escalated) {
+        f->emergency_level = s_uint(req, "emergency_level");
+        if (team)
+            f->team = (char *)team; /* borrowed: restored before the free below */
+        te.actor = "system";
+        te.escalation_level = s_uint(req, "escalation_level");
+        const char *to = cs_http_query(req, "escalated_to");
+        te.escalated_to = (char *)(to ? to : "");
+        te.reason = f->emergency_level ? "emergency declared by the stub" : "resolution breached";
+    }
+    int rc =
+        s_emit(req->db, escalated ? "dispatch.ticket.escalated" : "dispatch.ticket.responded", &te);
+    f->team = own_team; /* never free the query string */
     cs__ticket_facts__free_unpacked(f, NULL);
     if (rc < 0 || cs_db_commit(req->db) < 0)
         goto fail_tx;
@@ -128,12 +150,23 @@ fail:
     cs_http_error(resp, 503, NULL, "database error");
 }
 
+static void s_responded(cs_http_req_t *req, cs_http_resp_t *resp)
+{
+    s_emit_for(req, resp, 0);
+}
+
+static void s_escalated(cs_http_req_t *req, cs_http_resp_t *resp)
+{
+    s_emit_for(req, resp, 1);
+}
+
 static int s_init(cs_service_t *svc)
 {
     if (cs_commitment_load() < 0)
         return -1;
     cs_consumer_on(cs_service_consumer(svc), "intake.ticket.created", s_on_created, NULL);
     cs_http_route(cs_service_http(svc), "POST", "/emit/responded", s_responded, svc);
+    cs_http_route(cs_service_http(svc), "POST", "/emit/escalated", s_escalated, svc);
     return 0;
 }
 

@@ -42,7 +42,9 @@ class IntakeTest(unittest.TestCase):
         cls.pg.start(["intake"])
         env = dict(os.environ, CS_DB_URL=cls.pg.conninfo(), CS_INTAKE_HTTP_PORT="18100",
                    CS_INTAKE_PUB_PORT="18101", CS_INTAKE_REPLAY_PORT="18102",
-                   CS_INTAKE_SMTP_PORT=str(SMTP_PORT))
+                   CS_INTAKE_SMTP_PORT=str(SMTP_PORT),
+                   # alone: no dispatch or notify stream to read
+                   CS_INTAKE_TIMELINE="0", CS_INTAKE_OUTBOUND_LEDGER="0")
         cls.svc = Service("intake", [os.path.join(BUILD, "bin", "cs-intake")], env,
                           os.path.join(VAR, "intake.log"))
         cls.svc.start()

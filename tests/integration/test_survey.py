@@ -26,6 +26,10 @@ KEY_OLD = bytes(range(32))
 KEY_NEW = bytes(range(100, 132))
 LINK_KEYS = f"k2:{KEY_NEW.hex()},k1:{KEY_OLD.hex()}"
 HTML = "text/html; charset=utf-8"
+# invitations at once, day and night: the timing has its own tests (test_survey_rules.py)
+# and the same contact every time (no quiet period)
+NOW = {"CS_SURVEY_DELAY_MIN": "0", "CS_SURVEY_DAY_START": "0", "CS_SURVEY_DAY_END": "24",
+       "CS_SURVEY_QUIET_DAYS": "0"}
 
 
 def sign(key, kid, invitation_id, expires_at_s):
@@ -55,8 +59,8 @@ class SurveyChainTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.chain = Chain("survey", PG_PORT, 14000, ["survey"],
-                          {"CS_SURVEY_LINK_KEYS": LINK_KEYS})
+        cls.chain = Chain("survey", PG_PORT, 14000, ["complaint", "survey"],
+                          dict(NOW, CS_SURVEY_LINK_KEYS=LINK_KEYS))
         cls.chain.start_all()
         cls.api = cls.chain.url("survey")
 
@@ -70,8 +74,10 @@ class SurveyChainTest(unittest.TestCase):
         return body["surveys"]
 
     def invitation(self, number, timeout=30):
-        return wait_for(lambda: (self.surveys(number) or [None])[0], timeout,
-                        f"the survey decision for {number}")
+        def decided():
+            inv = (self.surveys(number) or [None])[0]
+            return inv if inv and inv["status"] != "scheduled" else None
+        return wait_for(decided, timeout, f"the survey decision for {number}")
 
     def closed_ticket(self, **kw):
         number = self.chain.submit("压缩机振动异常", "二号压缩机振动值超标，请派人检查。", **kw)
@@ -212,13 +218,20 @@ class SurveyChainTest(unittest.TestCase):
     def test_customers_that_cannot_be_reached_get_no_invitation_but_a_reason(self):
         for kw, reason in (({"email": "noreply@refinery.example.com"}, "no_reply_address"),
                            ({"email": "postmaster@refinery.example.com"}, "postmaster"),
-                           ({"email": None, "phone": "+86 10 5555 0100"}, "no_email")):
+                           ({"email": "MAILER-DAEMON@mx.example.com"}, "mailer_daemon")):
             number, inv = self.closed_ticket(**kw)
             self.assertEqual((inv["status"], inv["skip_reason"], inv["link"]),
                              ("skipped", reason, ""))
         self.assertGreaterEqual(self.summary()["skipped"], 3)
         self.assertGreaterEqual(
-            metric(self.api, "cs_survey_invitations_total", 'outcome="no_email"'), 1)
+            metric(self.api, "cs_survey_invitations_total", 'outcome="mailer_daemon"'), 1)
+
+    def test_a_customer_with_only_a_phone_is_asked_by_sms_with_a_short_link(self):
+        number, inv = self.closed_ticket(email=None, phone="+86 138 0013 8000")
+        self.assertEqual((inv["status"], inv["channel"]), ("sent", "sms"))
+        self.assertTrue(inv["short_link"].startswith(self.api + "/r/"), inv)
+        status, headers, _ = raw("GET", inv["short_link"])  # urllib follows the redirect
+        self.assertEqual(status, 200)
 
     def test_the_list_pages_with_offset_and_refuses_bad_paging_or_an_empty_ticket(self):
         numbers = [self.closed_ticket()[0] for _ in range(2)]
@@ -256,7 +269,7 @@ class SurveyStoredKeyTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.chain = Chain("survey-key", PG_PORT, 15000, ["survey"])
+        cls.chain = Chain("survey-key", PG_PORT, 15000, ["complaint", "survey"], NOW)
         cls.chain.start_all()
         cls.api = cls.chain.url("survey")
 

@@ -111,10 +111,15 @@ def service_url(offset, service, path=""):
 
 def stack_env(pg, offset, maildir, **extra):
     """Environment for all six services on one PostgreSQL, every port moved by
-    offset (HTTP, PUB, replay, and intake's SMTP), letters into maildir."""
+    offset (HTTP, PUB, replay, and intake's SMTP), letters into maildir.
+    Survey invitations go out at once, day and night, to the same contact as
+    often as asked (tests close many tickets of one customer within seconds);
+    test_survey_rules.py sets the real timing where it tests it."""
     env = dict(os.environ, CS_DB_URL=pg.conninfo(), CS_NOTIFY_MAILDIR=maildir,
                CS_INTAKE_SMTP_PORT=str(2525 + offset),
-               CS_SURVEY_PUBLIC_URL=service_url(offset, "survey"))
+               CS_SURVEY_PUBLIC_URL=service_url(offset, "survey"),
+               CS_SURVEY_DELAY_MIN="0", CS_SURVEY_DAY_START="0", CS_SURVEY_DAY_END="24",
+               CS_SURVEY_QUIET_DAYS="0")
     for s in SERVICES:
         for key, delta in (("HTTP_PORT", 0), ("PUB_PORT", 1), ("REPLAY_PORT", 2)):
             env[f"CS_{s.upper()}_{key}"] = str(BASES[s] + offset + delta)

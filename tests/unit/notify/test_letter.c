@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../../services/notify/letter.h"
+#include "../../../services/notify/outbound.h"
 
 #ifndef NOTIFY_TEMPLATES_DIR
 #define NOTIFY_TEMPLATES_DIR "services/notify/templates" /* run from the repository root */
@@ -55,6 +56,21 @@ static letter_vars_t *s_vars_for_ticket(void)
         {"service_report", "更换 E-102 换热器管板密封垫片 4 片，试压 2.5 MPa 合格。"},
         {"survey_url", "https://survey.petrocs.example/s/AbC123"},
         {"survey_expires", "2026-03-10"},
+        {"optout_url", "https://survey.petrocs.example/s/AbC123/optout"},
+        {"feedback", "经调查，延误系备件运输所致，已补偿并改进调度。"},
+        {"sent_at", "2026-03-04 10:00"},
+        {"handler_name", "赵敏"},
+        {"escalation_level", "2"},
+        {"escalation_reason", "处理时限已过"},
+        {"complaint_status", "investigating"},
+        {"priority", "P1"},
+        {"category", "服务延误"},
+        {"owner", "质量部"},
+        {"escalated_at", "2026-03-02 11:15"},
+        {"emergency_level", "1"},
+        {"reason", "emergency level 1 (declared)"},
+        {"team", "maintenance-north"},
+        {"staff_name", "陈刚"},
     };
     for (size_t i = 0; i < sizeof(kv) / sizeof(*kv); i++)
         assert_int_equal(letter_vars_set(v, kv[i][0], kv[i][1]), 0);
@@ -145,9 +161,20 @@ static void test_every_kind_renders_in_both_languages_with_ticket_in_subject(voi
     (void)state;
     letter_templates_t *t = s_load_shipped();
     letter_vars_t *v = s_vars_for_ticket();
-    const char *kinds[] = {"acceptance", "update", "resolution", "survey_invitation"};
+    /* every kind an event produces (outbound_kind_vars), in both languages */
+    const char *kinds[] = {"acceptance",
+                           "update",
+                           "note",
+                           "resolution",
+                           "survey_invitation",
+                           "survey_reminder",
+                           "complaint_feedback",
+                           "complaint_escalation",
+                           "emergency_alert",
+                           "escalation_alert"};
     const char *langs[] = {"zh-CN", "en"};
-    for (size_t k = 0; k < 4; k++) {
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+        assert_non_null(outbound_kind_vars(kinds[k]));
         for (size_t l = 0; l < 2; l++) {
             char *subject, *body, err[256] = "";
             int rc = letter_render(t, kinds[k], langs[l], v, &subject, &body, err, sizeof(err));
@@ -336,6 +363,71 @@ static void test_load_fails_on_variable_declared_but_never_used(void **state)
     s_expect_load_error(files, 4, err, sizeof(err));
     assert_string_equal(
         err, "notice.en.tmpl: variable 'agent_name' is declared in Requires but never used");
+}
+
+/* A missing variable is a start-up error: the shipped templates ask only for what the
+ * events fill, and a company's edit asking for more stops the service, naming it. */
+static void test_shipped_templates_ask_only_for_variables_events_fill(void **state)
+{
+    (void)state;
+    letter_templates_t *t = s_load_shipped();
+    char err[512] = "";
+    if (letter_templates_check(t, outbound_kind_vars, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    letter_templates_destroy(&t);
+}
+
+static void test_check_fails_on_a_variable_no_event_fills(void **state)
+{
+    (void)state;
+    const char *files[] = {"acceptance.en.tmpl",
+                           "Subject: [{{ticket_no}}] Accepted\nRequires: ticket_no, contract_no\n\n"
+                           "{{ticket_no}} under contract {{contract_no}}\n",
+                           "acceptance.zh-CN.tmpl",
+                           "Subject: [{{ticket_no}}] 受理\nRequires: ticket_no, contract_no\n\n"
+                           "{{ticket_no}} 合同 {{contract_no}}\n"};
+    char *dir = s_template_dir(files, 4);
+    char err[512] = "";
+    letter_templates_t *t = letter_templates_load(dir, err, sizeof(err));
+    assert_non_null(t); /* well-formed on its own ... */
+    assert_int_equal(letter_templates_check(t, outbound_kind_vars, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "Requires 'contract_no', which no acceptance event fills"));
+    assert_non_null(strstr(err, ".tmpl"));
+    letter_templates_destroy(&t);
+    s_remove_dir(dir);
+}
+
+static void test_check_fails_on_a_kind_no_event_produces(void **state)
+{
+    (void)state;
+    const char *files[] = {"notice.en.tmpl", S_GOOD_EN, "notice.zh-CN.tmpl", S_GOOD_EN};
+    char *dir = s_template_dir(files, 4);
+    char err[512] = "";
+    letter_templates_t *t = letter_templates_load(dir, err, sizeof(err));
+    assert_non_null(t);
+    assert_int_equal(letter_templates_check(t, outbound_kind_vars, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no event produces a letter of kind 'notice'"));
+    letter_templates_destroy(&t);
+    s_remove_dir(dir);
+}
+
+/* The HTML part says the same words, escaped, with links clickable. */
+static void test_html_part_escapes_text_and_links_urls(void **state)
+{
+    (void)state;
+    char *html = letter_html_from_text(
+        "尊敬的 <李伟> & co：\n请填写问卷：https://survey.petrocs.example/s/AbC?x=1&y=2。\n\n"
+        "petrocs",
+        "zh-CN");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<html lang=\"zh-CN\">"));
+    assert_non_null(strstr(html, "<meta charset=\"utf-8\">"));
+    assert_non_null(strstr(html, "<p>尊敬的 &lt;李伟&gt; &amp; co：<br>"));
+    assert_non_null(strstr(html, "<a href=\"https://survey.petrocs.example/s/AbC?x=1&amp;y=2\">"));
+    assert_non_null(strstr(html, "</a>。</p>"));
+    assert_non_null(strstr(html, "<p>petrocs</p>"));
+    assert_null(strstr(html, "<李伟>"));
+    free(html);
 }
 
 static void test_load_fails_when_a_kind_lacks_a_language(void **state)
@@ -894,6 +986,10 @@ int main(void)
         cmocka_unit_test(test_vars_refuse_bad_names_and_oversized_values),
         cmocka_unit_test(test_load_fails_on_variable_not_declared_naming_file_and_variable),
         cmocka_unit_test(test_load_fails_on_variable_declared_but_never_used),
+        cmocka_unit_test(test_shipped_templates_ask_only_for_variables_events_fill),
+        cmocka_unit_test(test_check_fails_on_a_variable_no_event_fills),
+        cmocka_unit_test(test_check_fails_on_a_kind_no_event_produces),
+        cmocka_unit_test(test_html_part_escapes_text_and_links_urls),
         cmocka_unit_test(test_load_fails_when_a_kind_lacks_a_language),
         cmocka_unit_test(test_load_fails_when_languages_require_different_variables),
         cmocka_unit_test(test_load_fails_on_malformed_template_files),

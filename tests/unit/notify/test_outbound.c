@@ -72,6 +72,7 @@ static event_t *s_survey_event(void)
     e->se.name = "李伟";
     e->se.language = "zh-CN";
     e->se.link = "http://127.0.0.1:7500/s/AbC123";
+    e->se.opt_out_link = "http://127.0.0.1:7500/s/AbC123/optout";
     e->se.expires_at_ms = RECEIVED_MS + 30LL * 86400000;
     e->env.event_id = "9d2b1c4e-0000-4000-8000-000000000003";
     e->env.type = "survey.requested";
@@ -309,6 +310,26 @@ static void test_a_survey_request_becomes_an_invitation_with_the_link(void **sta
     char *subject, *body;
     s_render(o, &subject, &body);
     assert_non_null(strstr(body, "http://127.0.0.1:7500/s/AbC123"));
+    free(subject);
+    free(body);
+    outbound_destroy(&o);
+    free(e);
+}
+
+static void test_a_survey_reminder_is_its_own_kind_with_the_same_link_and_the_opt_out(void **state)
+{
+    (void)state;
+    event_t *e = s_survey_event();
+    e->env.type = "survey.reminded";
+    outbound_t *o = s_mail_for(e, "加氢装置换热器泄漏检修");
+    assert_string_equal(o->kind, "survey_reminder");
+    assert_true(o->automatic);
+    assert_string_equal(s_var(o, "survey_url"), "http://127.0.0.1:7500/s/AbC123");
+    assert_string_equal(s_var(o, "optout_url"), "http://127.0.0.1:7500/s/AbC123/optout");
+    char *subject, *body;
+    s_render(o, &subject, &body);
+    assert_non_null(strstr(subject, "满意度调查提醒"));
+    assert_non_null(strstr(body, "http://127.0.0.1:7500/s/AbC123/optout"));
     free(subject);
     free(body);
     outbound_destroy(&o);
@@ -613,6 +634,7 @@ int main(void)
             test_a_note_to_the_customer_becomes_a_note_letter_and_an_internal_one_nothing),
         cmocka_unit_test(test_a_resolved_ticket_gets_a_resolution_letter_with_the_service_report),
         cmocka_unit_test(test_a_survey_request_becomes_an_invitation_with_the_link),
+        cmocka_unit_test(test_a_survey_reminder_is_its_own_kind_with_the_same_link_and_the_opt_out),
         cmocka_unit_test(test_a_survey_request_for_an_unknown_subject_names_the_request_neutrally),
         cmocka_unit_test(test_a_customer_without_an_email_address_gets_no_letter),
         cmocka_unit_test(test_events_that_are_not_letters_are_ignored),

@@ -231,6 +231,62 @@ static void test_low_scores_are_one_and_two(void **state)
     assert_false(survey_is_low_score(5));
 }
 
+static void test_a_low_score_is_satisfaction_two_or_less_or_a_detractor_who_complains(void **state)
+{
+    (void)state;
+    assert_string_equal(survey_low_score_reason(2, 10, ""), "satisfaction");
+    assert_string_equal(survey_low_score_reason(1, -1, NULL), "satisfaction");
+    assert_string_equal(survey_low_score_reason(4, 6, "工程师响应太慢"), "comment");
+    assert_string_equal(survey_low_score_reason(3, 0, "We will complain to your manager"),
+                        "comment");
+    assert_null(survey_low_score_reason(4, 7, "响应太慢"));         /* a passive: not a detractor */
+    assert_null(survey_low_score_reason(4, -1, "太慢了"));          /* no recommend score given */
+    assert_null(survey_low_score_reason(3, 5, "总体还行，差不多")); /* no complaint word */
+    assert_null(survey_low_score_reason(5, 10, "投诉处理得很好"));  /* a promoter */
+}
+
+static void test_complaint_words_in_chinese_and_english(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "我要投诉",         "对结果不满",         "响应很慢",        "处理拖延了三天",
+        "客服推诿",         "回答敷衍",           "非常失望",        "服务态度差",
+        "态度不好",         "问题没有解决",       "不专业",          "再也不用了",
+        "COMPLAINT filed",  "I complained twice", "terrible",        "Awful service",
+        "poorly done",      "too slow",           "Unacceptable!",   "disappointed",
+        "rude engineer",    "worst ever",         "useless",         "unprofessional",
+        "still unresolved", "never again",        "we were ignored",
+    };
+    static const char *const no[] = {
+        "很好", "差不多", "满意", "great, thanks", "spoor of a fox", "", "ok",
+    };
+    for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+        if (!survey_has_complaint_word(yes[i]))
+            fail_msg("no complaint word found in \"%s\"", yes[i]);
+    for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+        if (survey_has_complaint_word(no[i]))
+            fail_msg("a complaint word found in \"%s\"", no[i]);
+    /* English words count at a word's start: "slowdown" does, "spoor" does not */
+    assert_true(survey_has_complaint_word("the slowdown hurt us"));
+    assert_false(survey_has_complaint_word(NULL));
+}
+
+static void test_speed_and_professionalism_average_over_the_answers_that_gave_them(void **state)
+{
+    (void)state;
+    survey_tally_t t;
+    survey_summary_t s;
+    survey_tally_init(&t, 4);
+    survey_tally_add(&t, 4, 8, 3);
+    /* 3 answers; speed given by two (5 and 2: mean 3.5), professionalism by none */
+    t.speed_answers = 2;
+    t.speed_sum = 7;
+    survey_summary_compute(&t, SURVEY_SATISFIED_TARGET, &s);
+    assert_true(s.has_avg_speed);
+    assert_true(s.avg_speed > 3.4999 && s.avg_speed < 3.5001);
+    assert_false(s.has_avg_professionalism);
+}
+
 static void test_period_bounds_are_dates_utc_times_or_milliseconds(void **state)
 {
     (void)state;
@@ -288,6 +344,9 @@ int main(void)
         cmocka_unit_test(test_scores_out_of_range_are_set_aside_not_counted),
         cmocka_unit_test(test_a_seeded_set_gives_the_same_figures_one_by_one_and_grouped),
         cmocka_unit_test(test_low_scores_are_one_and_two),
+        cmocka_unit_test(test_a_low_score_is_satisfaction_two_or_less_or_a_detractor_who_complains),
+        cmocka_unit_test(test_complaint_words_in_chinese_and_english),
+        cmocka_unit_test(test_speed_and_professionalism_average_over_the_answers_that_gave_them),
         cmocka_unit_test(test_period_bounds_are_dates_utc_times_or_milliseconds),
         cmocka_unit_test(test_period_bounds_that_are_not_times_are_refused),
     };

@@ -408,6 +408,93 @@ static void test_body_length_is_honoured_without_a_terminator(void **state)
     assert_string_equal(err, "satisfaction is required");
 }
 
+/* ------------------------------------- speed, professionalism, opt-out */
+
+static void test_form_asks_for_speed_and_professionalism_and_links_the_opt_out(void **state)
+{
+    (void)state;
+    char *html =
+        survey_page_form_with_optout(SURVEY_LANG_ZH_CN, "CS-2026-000123", NULL, "AbC\"<x>/optout");
+    s_assert_phone_page(html, "zh-CN");
+    for (int v = 1; v <= 5; v++) {
+        char want[80];
+        snprintf(want, sizeof(want), "name=\"speed\" value=\"%d\"", v);
+        assert_contains(html, want);
+        snprintf(want, sizeof(want), "name=\"professionalism\" value=\"%d\"", v);
+        assert_contains(html, want);
+    }
+    assert_contains(html, "响应速度");
+    assert_contains(html, "专业水平");
+    assert_contains(html, "<a href=\"AbC&quot;&lt;x&gt;/optout\">不再接收满意度调查</a>");
+    free(html);
+    html = survey_page_form(SURVEY_LANG_EN, NULL, NULL);
+    assert_not_contains(html, "<a href");
+    free(html);
+}
+
+static void test_speed_and_professionalism_are_optional_and_1_to_5(void **state)
+{
+    (void)state;
+    survey_answer_t a;
+    char err[128];
+    const char *body = "satisfaction=4&speed=5&professionalism=3";
+    assert_int_equal(survey_answer_parse(body, strlen(body), &a, err, sizeof(err)), 0);
+    assert_int_equal(a.speed, 5);
+    assert_int_equal(a.professionalism, 3);
+    body = "satisfaction=4";
+    assert_int_equal(survey_answer_parse(body, strlen(body), &a, err, sizeof(err)), 0);
+    assert_int_equal(a.speed, 0);
+    assert_int_equal(a.professionalism, 0);
+    body = "satisfaction=4&speed=0";
+    assert_int_equal(survey_answer_parse(body, strlen(body), &a, err, sizeof(err)), -1);
+    assert_string_equal(a.bad_field, "speed");
+    assert_string_equal(err, "speed must be 1..5");
+    body = "satisfaction=4&professionalism=6";
+    assert_int_equal(survey_answer_parse(body, strlen(body), &a, err, sizeof(err)), -1);
+    assert_string_equal(a.bad_field, "professionalism");
+    body = "satisfaction=4&speed=2&speed=3";
+    assert_int_equal(survey_answer_parse(body, strlen(body), &a, err, sizeof(err)), -1);
+    assert_string_equal(a.bad_field, "speed");
+    /* the form shown again names the field in the page's language */
+    body = "satisfaction=4&speed=9";
+    survey_answer_parse(body, strlen(body), &a, err, sizeof(err));
+    char *html = survey_page_form(SURVEY_LANG_EN, NULL, &a);
+    assert_contains(html, "Please choose a response speed score from 1 to 5.");
+    free(html);
+}
+
+static void test_the_recorded_answer_shows_speed_and_professionalism(void **state)
+{
+    (void)state;
+    survey_answer_t a;
+    memset(&a, 0, sizeof(a));
+    a.satisfaction = 4;
+    a.recommend = -1;
+    a.speed = 5;
+    char *html = survey_page_already_answered(SURVEY_LANG_EN, "CS-1", &a);
+    assert_contains(html, "<dt>Response speed</dt>\n<dd>5 / 5</dd>");
+    assert_contains(html, "<dt>Professionalism</dt>\n<dd>not given</dd>");
+    free(html);
+}
+
+static void test_opt_out_pages_post_without_script_in_both_languages(void **state)
+{
+    (void)state;
+    char *html = survey_page_optout_confirm(SURVEY_LANG_ZH_CN);
+    s_assert_phone_page(html, "zh-CN");
+    assert_contains(html, "<form method=\"post\">");
+    assert_contains(html, "确认退订");
+    free(html);
+    html = survey_page_optout_confirm(SURVEY_LANG_EN);
+    s_assert_phone_page(html, "en");
+    assert_contains(html, "Stop survey invitations");
+    free(html);
+    html = survey_page_optout_done(SURVEY_LANG_EN);
+    s_assert_phone_page(html, "en");
+    assert_not_contains(html, "<form");
+    free(html);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +521,10 @@ int main(void)
         cmocka_unit_test(test_comment_is_at_most_2000_characters),
         cmocka_unit_test(test_oversized_body_is_refused),
         cmocka_unit_test(test_body_length_is_honoured_without_a_terminator),
+        cmocka_unit_test(test_form_asks_for_speed_and_professionalism_and_links_the_opt_out),
+        cmocka_unit_test(test_speed_and_professionalism_are_optional_and_1_to_5),
+        cmocka_unit_test(test_the_recorded_answer_shows_speed_and_professionalism),
+        cmocka_unit_test(test_opt_out_pages_post_without_script_in_both_languages),
     };
     return cmocka_run_group_tests_name("survey_page", tests, NULL, NULL);
 }
