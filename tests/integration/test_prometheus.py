@@ -246,7 +246,10 @@ class LivePrometheus(unittest.TestCase):
         cls.chain = Chain("prometheus", PG_PORT, OFFSET,
                           ["complaint", "survey", "notify"],
                           {"CS_NOTIFY_MAILDIR": os.path.join(BUILD, "test-var", "prometheus",
-                                                             "mail")})
+                                                             "mail"),
+                           # survey invitations at once, day and night (test_3 answers one)
+                           "CS_SURVEY_DELAY_MIN": "0", "CS_SURVEY_DAY_START": "0",
+                           "CS_SURVEY_DAY_END": "24", "CS_SURVEY_QUIET_DAYS": "0"})
         cls.chain.start_all()
         cls.dir = os.path.join(BUILD, "test-var", "prometheus", "prom")
         shutil.rmtree(cls.dir, ignore_errors=True)
