@@ -1022,6 +1022,7 @@ typedef struct {
     int64_t replay_sent; /* monotonic ms of the request in flight, 0 if none */
     int64_t retry_at;    /* after a failed apply: no work before this (monotonic ms) */
     int64_t last_hb;     /* wall ms of the last heartbeat */
+    int64_t added_at;    /* wall ms when the peer was added (the age before any heartbeat) */
     char health[16];
     int gone;            /* the publisher no longer has what we need */
     int follow_only;     /* health problems are warnings, lag not counted */
@@ -1093,6 +1094,7 @@ int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_
     snprintf(p->pub_ep, sizeof(p->pub_ep), "%s", pub_ep);
     snprintf(p->replay_ep, sizeof(p->replay_ep), "%s", replay_ep);
     snprintf(p->health, sizeof(p->health), "unknown");
+    p->added_at = cs_now_ms();
     p->sub = zsock_new(ZMQ_SUB);
     p->dealer = zsock_new(ZMQ_DEALER);
     if (!p->sub || !p->dealer)
@@ -1782,7 +1784,7 @@ static void s_flush(cs_consumer_t *self, peer_t *p)
 
 void cs_consumer_tick(cs_consumer_t *self)
 {
-    int64_t now = cs_mono_ms();
+    int64_t now = cs_mono_ms(), wall = cs_now_ms();
     int flush = now >= self->next_flush;
     if (flush)
         self->next_flush = now + 1000;
@@ -1792,6 +1794,9 @@ void cs_consumer_tick(cs_consumer_t *self)
         s_labels(labels, sizeof(labels), p);
         cs_gauge_set("cs_bus_consumer_lag", labels,
                      (double)(p->head > p->cp ? p->head - p->cp : 0));
+        if (p->stream[0]) /* labelled by stream: only once the handshake named it */
+            cs_gauge_set("cs_bus_heartbeat_age_seconds", labels,
+                         (double)(wall - (p->last_hb ? p->last_hb : p->added_at)) / 1000.0);
         if (p->replay_sent && now - p->replay_sent > REPLAY_TIMEOUT_MS)
             p->replay_sent = 0; /* lost or publisher down: ask again */
         if (p->replay_sent || now < p->retry_at)

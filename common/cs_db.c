@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
+#include <time.h>
 #include "cs_db.h"
 #include "cs_ids.h"
 #include "cs_log.h"
@@ -29,7 +30,8 @@ struct cs_db {
     char sqlstate[6];
     stmt_t stmt[STMT_CACHE];
     int nstmt;
-    int reconnects;
+    int connections;    /* successful connects so far; all but the first are reconnects */
+    double tx_start;    /* monotonic seconds of the BEGIN in hand */
     int wake_on_commit; /* this transaction wrote events: call the commit hook */
     void *deferred;     /* work deferred to COMMIT by a layer above (cs_db_deferred) */
     int failed;         /* the transaction lost work: COMMIT must not happen */
@@ -55,6 +57,23 @@ void **cs_db_deferred(cs_db_t *self)
 void cs_db_set_failed(cs_db_t *self)
 {
     self->failed = 1;
+}
+
+/* Monotonic seconds with sub-millisecond resolution (the latency buckets
+   start at 0.5 ms). */
+static double s_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A transaction ended: its time from BEGIN, by how it ended. */
+static void s_observe_tx(cs_db_t *self, const char *outcome)
+{
+    char labels[32];
+    snprintf(labels, sizeof(labels), "outcome=\"%s\"", outcome);
+    cs_histogram_observe("cs_db_transaction_seconds", labels, s_mono_s() - self->tx_start);
 }
 
 static void (*s_commit_hook)(void *);
@@ -141,6 +160,8 @@ int cs_db_connect(cs_db_t *self)
     }
     PQsetNoticeProcessor(self->conn, s_notice, NULL);
     self->backoff_ms = 100;
+    if (self->connections++ > 0)
+        cs_counter_add("cs_db_reconnects_total", "", 1);
     return 0;
 }
 
@@ -159,8 +180,6 @@ int cs_db_ensure(cs_db_t *self)
     if (self->conn)
         cs_warn("db: connection to schema %s lost, reconnecting", self->schema);
     if (cs_db_connect(self) == 0) {
-        self->reconnects++;
-        cs_counter_add("cs_db_reconnects_total", "", 1);
         cs_info("db: connected (schema %s)", self->schema);
         return 0;
     }
@@ -303,8 +322,10 @@ static int s_simple(cs_db_t *self, const char *sql)
 
 int cs_db_begin(cs_db_t *self)
 {
+    double t0 = s_mono_s();
     if (s_simple(self, "BEGIN") < 0)
         return -1;
+    self->tx_start = t0;
     self->in_tx = 1;
     self->wake_on_commit = 0;
     self->failed = 0;
@@ -324,12 +345,18 @@ int cs_db_commit(cs_db_t *self)
         cs_db_rollback(self);
         return -1;
     }
+    int timed = self->in_tx;
     if (self->deferred && s_deferred_clear)
         s_deferred_clear(self->deferred);
     self->in_tx = 0;
     int wake = self->wake_on_commit;
     self->wake_on_commit = 0;
+    double t0 = s_mono_s();
     int rc = s_simple(self, "COMMIT");
+    if (timed) {
+        cs_histogram_observe("cs_db_commit_seconds", "", s_mono_s() - t0);
+        s_observe_tx(self, rc == 0 ? "commit" : "error");
+    }
     /* On a failed COMMIT too: the outcome is unknown, and a needless
        wake-up costs one query. */
     if (wake && s_commit_hook)
@@ -339,6 +366,8 @@ int cs_db_commit(cs_db_t *self)
 
 void cs_db_rollback(cs_db_t *self)
 {
+    if (self->in_tx)
+        s_observe_tx(self, "rollback");
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
         (void)s_simple(self, "ROLLBACK");
     self->in_tx = 0;

@@ -3,11 +3,13 @@
  * series per service at most; a series beyond the cap is dropped with one log
  * line rather than growing without bound under hostile label values.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cs_ids.h"
 #include "cs_log.h"
 #include "cs_metrics.h"
 
@@ -96,6 +98,25 @@ void cs_gauge_set(const char *name, const char *labels, double v)
     pthread_mutex_unlock(&s_lock);
 }
 
+void cs_counter_set(const char *name, const char *labels, double v)
+{
+    cs_gauge_set(name, labels, v);
+}
+
+void cs_gauge_set_family(const char *name, int n, const char *const *labels, const double *values)
+{
+    pthread_mutex_lock(&s_lock);
+    for (int i = 0; i < s_nseries; i++)
+        if (s_series[i].kind == 0 && strcmp(s_series[i].name, name) == 0)
+            s_series[i].value = 0;
+    for (int i = 0; i < n; i++) {
+        series_t *s = s_find(name, labels[i], 0);
+        if (s)
+            s->value = values[i];
+    }
+    pthread_mutex_unlock(&s_lock);
+}
+
 void cs_histogram_observe(const char *name, const char *labels, double seconds)
 {
     pthread_mutex_lock(&s_lock);
@@ -108,6 +129,33 @@ void cs_histogram_observe(const char *name, const char *labels, double seconds)
         s->sum += seconds;
     }
     pthread_mutex_unlock(&s_lock);
+}
+
+int cs_gauge_due(int64_t *next_mono_ms)
+{
+    int64_t now = cs_mono_ms();
+    if (now < *next_mono_ms)
+        return 0;
+    *next_mono_ms = now + CS_GAUGE_EVERY_MS;
+    return 1;
+}
+
+void cs_metric_label_value(char *out, size_t size, const char *in)
+{
+    size_t n = 0;
+    for (; in && *in && n + 3 < size; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[n++] = '\\';
+            out[n++] = *in;
+        } else if (*in == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = *in;
+        }
+    }
+    if (size)
+        out[n < size ? n : size - 1] = 0;
 }
 
 double cs_metric_value(const char *name, const char *labels)
@@ -154,10 +202,18 @@ static void s_render_series(sbuf_t *b, const series_t *s)
 {
     const char *sep = s->labels[0] ? "," : "";
     if (s->kind == 0) {
-        if (s->labels[0])
-            s_printf(b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
+        /* the exposition format spells these NaN, +Inf, -Inf (printf: nan, inf) */
+        char v[32];
+        if (isnan(s->value))
+            snprintf(v, sizeof(v), "NaN");
+        else if (isinf(s->value))
+            snprintf(v, sizeof(v), "%sInf", s->value > 0 ? "+" : "-");
         else
-            s_printf(b, "%s %.17g\n", s->name, s->value);
+            snprintf(v, sizeof(v), "%.17g", s->value);
+        if (s->labels[0])
+            s_printf(b, "%s{%s} %s\n", s->name, s->labels, v);
+        else
+            s_printf(b, "%s %s\n", s->name, v);
         return;
     }
     for (int i = 0; i < NBUCKETS; i++)

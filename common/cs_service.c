@@ -137,6 +137,17 @@ static int s_ready(void *ctx, char *reason, size_t size)
     return ok;
 }
 
+/* Items of a list of JSON strings as s_update_ready builds it ("a","b"):
+   the texts hold no quotes (stream names are [A-Za-z0-9._-], the rest is
+   our own wording), so an item is two quotes. */
+static double s_count_items(const char *list)
+{
+    int quotes = 0;
+    for (const char *c = list; *c; c++)
+        quotes += *c == '"';
+    return quotes / 2;
+}
+
 /* Recompute readiness on the main thread; the HTTP thread only reads it. */
 static void s_update_ready(cs_service_t *svc)
 {
@@ -169,6 +180,11 @@ static void s_update_ready(cs_service_t *svc)
     svc->ready = ready;
     pthread_mutex_unlock(&svc->ready_lock);
     free(peers);
+    /* The same verdict for Prometheus; the reasons themselves (free text with
+       numbers in it) stay in the /readyz body, only their counts are here. */
+    cs_gauge_set("cs_service_ready", "", ready ? 1 : 0);
+    cs_gauge_set("cs_service_ready_reasons", "", s_count_items(reasons));
+    cs_gauge_set("cs_service_ready_warnings", "", s_count_items(warnings));
 }
 
 static int s_port(const char *svc, const char *key, int dflt, int64_t *out)
@@ -336,7 +352,41 @@ static void s_declare_metrics(void)
     cs_metric_declare("cs_http_requests_total", "counter", "HTTP requests by route and status.");
     cs_metric_declare("cs_http_request_seconds", "histogram", "HTTP request latency.");
     cs_metric_declare("cs_db_errors_total", "counter", "Failed database statements.");
-    cs_metric_declare("cs_db_reconnects_total", "counter", "Database reconnections.");
+    cs_metric_declare("cs_db_reconnects_total", "counter",
+                      "Database connections made again after the first one.");
+    cs_metric_declare("cs_db_transaction_seconds", "histogram",
+                      "Time from BEGIN to the end of COMMIT or ROLLBACK, by outcome.");
+    cs_metric_declare("cs_db_commit_seconds", "histogram", "Time of the COMMIT statement alone.");
+    cs_metric_declare("cs_bus_emit_refused_total", "counter",
+                      "Events refused at emit (larger than CS_BUS_MAX_BYTES).");
+    cs_metric_declare("cs_bus_replay_requests_total", "counter",
+                      "Replay requests answered by this publisher, by result.");
+    cs_metric_declare("cs_bus_replayed_total", "counter", "Events sent in replay answers.");
+    cs_metric_declare("cs_bus_apply_failures_total", "counter",
+                      "Events whose handler failed (retried), by stream read.");
+    cs_metric_declare("cs_bus_dead_letters_total", "counter",
+                      "Unreadable events set aside in bus_dead_letter, by stream read.");
+    cs_metric_declare("cs_bus_heartbeat_age_seconds", "gauge",
+                      "Seconds since the last heartbeat heard from a stream read (since the"
+                      " start when none was heard yet).");
+    cs_metric_declare("cs_service_ready", "gauge",
+                      "1 when /readyz answers 200, 0 when 503 (the body says why).");
+    cs_metric_declare("cs_service_ready_reasons", "gauge",
+                      "Reasons /readyz gives for not being ready.");
+    cs_metric_declare("cs_service_ready_warnings", "gauge",
+                      "Warnings /readyz gives while ready (dead letters, silent streams).");
+    cs_metric_declare("cs_build_info", "gauge", "Always 1; the version of the running binary.");
+    cs_metric_declare("process_start_time_seconds", "gauge",
+                      "Start time of the process since the Unix epoch, in seconds.");
+    /* Exported from the start, so that rate() and increase() see the first
+       error or reconnect as an increase from 0. */
+    cs_counter_add("cs_db_errors_total", "", 0);
+    cs_counter_add("cs_db_reconnects_total", "", 0);
+    cs_counter_add("cs_bus_emit_refused_total", "", 0);
+    char labels[96];
+    snprintf(labels, sizeof(labels), "version=\"%s\"", CS_VERSION);
+    cs_gauge_set("cs_build_info", labels, 1);
+    cs_gauge_set("process_start_time_seconds", "", (double)cs_now_ms() / 1000.0);
 }
 
 /* One turn of the main loop's periodic work. */

@@ -6,12 +6,23 @@ names only metrics the services export.
 
 Gauges a service computes from its database (open tickets, clocks, queue depth,
 satisfied share) are the same on every instance of that service: they are
-aggregated with max, never sum.
+aggregated with max, never sum — and a gauge split by labels (open tickets by
+status, type and emergency level) takes the max over instances first, then the
+sum over its labels: OPEN below.
 """
 import json
 import os
 
 RATE = "$__rate_interval"
+
+
+def OPEN(metric, by=""):
+    """Sum over a labelled gauge's groups of the max over instances (or 0 when no
+    group exists yet, so that a stat reads 0 rather than "No data")."""
+    inner = f"max without (instance, pod) ({metric})"
+    if by:
+        return f"sum by ({by}) ({inner})"
+    return f"sum({inner}) or vector(0)"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
@@ -80,6 +91,21 @@ def service_row(b, svc, extra):
         (f"sum(rate(cs_db_errors_total{{{sel}}}[{RATE}]))", "errors"),
         (f"sum(increase(cs_db_reconnects_total{{{sel}}}[{RATE}]))", "reconnects")],
         w=4)
+    b.panel("instances ready", [(f"sum(cs_service_ready{{{sel}}})", "ready")], kind="stat", w=3,
+            desc="Instances whose /readyz answers 200 (cs_service_ready); the reasons are in its body.")
+    b.panel("uptime", [(f"time() - max by (instance) (process_start_time_seconds{{{sel}}})", "{{instance}}")],
+            kind="stat", unit="s", w=3)
+    b.panel("heartbeat age by stream read", [
+        (f"max by (stream) (cs_bus_heartbeat_age_seconds{{{sel}}})", "{{stream}}")],
+        unit="s", w=6, desc="Seconds since the last heartbeat heard from each stream read (one a second when all is well).")
+    b.panel("database transaction p50 / p95, commit p95", [
+        (f"histogram_quantile(0.5, sum by (le) (rate(cs_db_transaction_seconds_bucket{{{sel}}}[{RATE}])))", "transaction p50"),
+        (f"histogram_quantile(0.95, sum by (le) (rate(cs_db_transaction_seconds_bucket{{{sel}}}[{RATE}])))", "transaction p95"),
+        (f"histogram_quantile(0.95, sum by (le) (rate(cs_db_commit_seconds_bucket{{{sel}}}[{RATE}])))", "COMMIT p95")],
+        unit="s", w=6)
+    b.panel("database transactions by outcome", [
+        (f"sum by (outcome) (rate(cs_db_transaction_seconds_count{{{sel}}}[{RATE}]))", "{{outcome}}")],
+        unit="ops", w=6)
     b.x = 24  # the service's own panels start on the next line
     for title, targets, unit, kind in extra:
         b.panel(title, targets, unit=unit, kind=kind, w=6)
@@ -97,11 +123,24 @@ def main():
             (f'sum by (reason) (increase(cs_intake_mail_total{{outcome="rejected"}}[{RATE}]))', "{{reason}}")], "short", "timeseries"),
         ("bus messages rejected", [
             (f'sum by (reason) (increase(cs_bus_rejected_total{{service="intake"}}[{RATE}]))', "{{reason}}")], "short", "timeseries"),
+        ("SMTP connections", [
+            (f"sum by (result) (rate(cs_intake_smtp_connections_total[{RATE}]))", "{{result}}"),
+            (f"sum(rate(cs_intake_smtp_timeouts_total[{RATE}]))", "timed out"),
+            ("sum(cs_intake_smtp_connections_open)", "open now")], "short", "timeseries"),
+        ("SMTP replies after DATA", [
+            (f"sum by (result) (rate(cs_intake_smtp_messages_total[{RATE}]))", "{{result}}")], "ops", "timeseries"),
+        ("SMTP refusals and errors", [
+            (f"sum(increase(cs_intake_smtp_recipients_rejected_total[{RATE}]))", "recipients rejected"),
+            (f"sum(increase(cs_intake_smtp_protocol_errors_total[{RATE}]))", "protocol errors")], "short", "timeseries"),
     ])
     service_row(b, "dispatch", [
         ("open / queued tickets", [
-            ("max(cs_dispatch_open_tickets)", "open"),
+            (OPEN("cs_dispatch_open_tickets"), "open"),
             ("max(cs_dispatch_queued_tickets)", "waiting for an agent")], "short", "timeseries"),
+        ("open tickets by status", [
+            (OPEN("cs_dispatch_open_tickets", "status"), "{{status}}")], "short", "timeseries"),
+        ("open emergencies by level", [
+            (OPEN('cs_dispatch_open_tickets{emergency_level!="0"}', "emergency_level"), "level {{emergency_level}}")], "short", "timeseries"),
         ("tickets classified by type", [
             (f"sum by (type) (rate(cs_dispatch_tickets_total[{RATE}]))", "{{type}}")], "ops", "timeseries"),
         ("agent actions", [
@@ -111,13 +150,17 @@ def main():
     ])
     service_row(b, "sla", [
         ("clocks by state", [("max by (state) (cs_sla_clocks)", "{{state}}")], "short", "timeseries"),
+        ("clocks at risk / breached and open, by target", [
+            ("max by (target) (cs_sla_at_risk_clocks)", "at risk {{target}}"),
+            ("max by (target) (cs_sla_open_breached_clocks)", "breached {{target}}")], "short", "timeseries"),
         ("breaches by target", [
             (f"sum by (target) (increase(cs_sla_breaches_total[{RATE}]))", "{{target}}")], "short", "timeseries"),
         ("warnings by target", [
             (f"sum by (target) (increase(cs_sla_warnings_total[{RATE}]))", "{{target}}")], "short", "timeseries"),
     ])
     service_row(b, "complaint", [
-        ("complaints open", [("max(cs_complaint_open)", "open")], "short", "stat"),
+        ("complaints open", [(OPEN("cs_complaint_open"), "open")], "short", "stat"),
+        ("complaints open by status", [(OPEN("cs_complaint_open", "status"), "{{status}}")], "short", "timeseries"),
         ("acceptance overdue", [("max(cs_complaint_accept_overdue)", "overdue")], "short", "stat"),
         ("complaints opened", [
             (f"sum(increase(cs_complaint_opened_total[{RATE}]))", "opened")], "short", "timeseries"),
@@ -127,7 +170,10 @@ def main():
             (f"sum by (outcome) (increase(cs_survey_invitations_total[{RATE}]))", "{{outcome}}")], "short", "timeseries"),
         ("answers (low score or not)", [
             (f"sum by (low_score) (increase(cs_survey_answers_total[{RATE}]))", "low score {{low_score}}")], "short", "timeseries"),
-        ("satisfied share", [("max(cs_survey_satisfied_share)", "satisfied")], "percentunit", "stat"),
+        ("satisfied share (all time)", [("max(cs_survey_satisfied_share)", "satisfied")], "percentunit", "stat"),
+        ("last 30 days: answers, satisfied", [
+            ("max(cs_survey_answers_last_30d)", "answers"),
+            ("max(cs_survey_satisfied_answers_last_30d)", "satisfied (4-5)")], "short", "timeseries"),
     ])
     service_row(b, "notify", [
         ("messages by status", [
@@ -144,11 +190,23 @@ def main():
     b.panel("tickets today by service type", [
         ("sum by (type) (increase(cs_dispatch_tickets_total[1d]))", "{{type}}")],
         kind="bargauge", w=6)
-    b.panel("open tickets", [("max(cs_dispatch_open_tickets)", "open")], kind="stat", w=3)
-    b.panel("complaints open", [("max(cs_complaint_open)", "open")], kind="stat", w=3)
-    b.panel("satisfied (target 90 %)", [("max(cs_survey_satisfied_share)", "satisfied")],
-            kind="gauge", unit="percentunit", w=6)
-    b.panel("clocks at risk (warned) and breached, last 24 h", [
+    b.panel("open tickets", [(OPEN("cs_dispatch_open_tickets"), "open")], kind="stat", w=3)
+    b.panel("complaints open", [(OPEN("cs_complaint_open"), "open")], kind="stat", w=3)
+    b.panel("satisfied, last 30 days (target 90 %)", [
+        ("max(cs_survey_satisfied_ratio_last_30d)", "satisfied")],
+            kind="gauge", unit="percentunit", w=6,
+            desc="Answers with satisfaction 4-5 over all answers of the last 30 days (empty without answers).")
+    b.panel("open tickets by service type", [
+        (OPEN("cs_dispatch_open_tickets", "service_type"), "{{service_type}}")],
+        kind="bargauge", w=6)
+    b.panel("emergency tickets open (not resolved)", [
+        (OPEN('cs_dispatch_open_tickets{emergency_level!="0",status!="resolved"}'), "emergencies")],
+        kind="stat", w=4)
+    b.panel("clocks at risk now / breached and still open", [
+        ("sum(max by (target) (cs_sla_at_risk_clocks))", "at risk"),
+        ("sum(max by (target) (cs_sla_open_breached_clocks))", "breached, open")],
+        kind="stat", w=6)
+    b.panel("clocks warned and breached, last 24 h", [
         ("sum by (target) (increase(cs_sla_warnings_total[1d]))", "warned {{target}}"),
         ("sum by (target) (increase(cs_sla_breaches_total[1d]))", "breached {{target}}")],
         kind="bargauge", w=8)

@@ -18,6 +18,7 @@
 #include "cs_metrics.h"
 #include "cs_service.h"
 #include "events.h"
+#include "gauges.h"
 
 extern const cs_migration_t complaint_migrations[];
 
@@ -58,7 +59,7 @@ static int s_init(cs_service_t *svc)
         return -1;
     }
     snprintf(s_settings.time_zone, sizeof(s_settings.time_zone), "%s", zone);
-    cs_metric_declare("cs_complaint_open", "gauge", "Complaint cases not yet archived.");
+    cs_metric_declare("cs_complaint_open", "gauge", "Complaint cases not yet archived, by status.");
     cs_metric_declare("cs_complaint_accept_overdue", "gauge",
                       "Complaint cases still unaccepted past their acceptance deadline.");
     cs_metric_declare("cs_complaint_handle_overdue", "gauge",
@@ -73,21 +74,9 @@ static int s_init(cs_service_t *svc)
     return 0;
 }
 
-/* Refresh the gauges from the table, so they are right after a restart too. */
 static void s_tick(cs_service_t *svc)
 {
-    PGresult *r = cs_db_exec(cs_service_db(svc),
-                             "SELECT count(*) FILTER (WHERE status <> 'archived'),"
-                             " count(*) FILTER (WHERE status = 'received' AND accept_due < now()),"
-                             " count(*) FILTER (WHERE status = 'handling' AND handle_due < now())"
-                             " FROM complaint_cases",
-                             0, NULL);
-    if (!r)
-        return;
-    cs_gauge_set("cs_complaint_open", "", (double)cs_db_get_i64(r, 0, 0));
-    cs_gauge_set("cs_complaint_accept_overdue", "", (double)cs_db_get_i64(r, 0, 1));
-    cs_gauge_set("cs_complaint_handle_overdue", "", (double)cs_db_get_i64(r, 0, 2));
-    PQclear(r);
+    complaint_gauges_tick(cs_service_db(svc));
 }
 
 int main(int argc, char **argv)

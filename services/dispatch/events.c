@@ -25,7 +25,9 @@ void events_declare_metrics(void)
     cs_metric_declare("cs_dispatch_actions_total", "counter", "Agent actions, by action.");
     cs_metric_declare("cs_dispatch_events_ignored_total", "counter",
                       "Events not applied (invalid, duplicate, unknown ticket), by reason.");
-    cs_metric_declare("cs_dispatch_open_tickets", "gauge", "Tickets not closed or terminated.");
+    cs_metric_declare("cs_dispatch_open_tickets", "gauge",
+                      "Tickets not closed or terminated, by status, service type and emergency"
+                      " level (0 none, 1 major .. 3 general).");
     cs_metric_declare("cs_dispatch_queued_tickets", "gauge", "Tickets waiting for an agent.");
 }
 
@@ -408,18 +410,4 @@ int events_drain_queue(cs_db_t *db, const events_ctx_t *ctx, int max)
     }
     PQclear(r);
     return assigned;
-}
-
-void events_update_gauges(cs_db_t *db)
-{
-    PGresult *r =
-        cs_db_exec(db,
-                   "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'terminated')),"
-                   " count(*) FILTER (WHERE status = 'queued') FROM tickets",
-                   0, NULL);
-    if (!r)
-        return;
-    cs_gauge_set("cs_dispatch_open_tickets", "", (double)cs_db_get_i64(r, 0, 0));
-    cs_gauge_set("cs_dispatch_queued_tickets", "", (double)cs_db_get_i64(r, 0, 1));
-    PQclear(r);
 }

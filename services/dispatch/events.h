@@ -60,7 +60,5 @@ int events_emergency(cs_db_t *db, ticket_t *t, const char *actor, const char *wh
    transaction each. Returns how many were assigned, or -1 on a database
    error. */
 int events_drain_queue(cs_db_t *db, const events_ctx_t *ctx, int max);
-/* Refresh the gauges of open and queued tickets from the database. */
-void events_update_gauges(cs_db_t *db);
 
 #endif

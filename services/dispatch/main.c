@@ -23,6 +23,7 @@
 #include "cs_service.h"
 #include "api.h"
 #include "events.h"
+#include "gauges.h"
 
 extern const cs_migration_t dispatch_migrations[];
 
@@ -119,7 +120,7 @@ static void s_tick(cs_service_t *svc)
     s_rules_watch();
     if (events_drain_queue(db, &s_ctx, 50) < 0)
         cs_warn("dispatch: queue not drained (database error); next tick retries");
-    events_update_gauges(db);
+    dispatch_gauges_tick(db);
 }
 
 static void s_stop(cs_service_t *svc)

@@ -829,3 +829,8 @@ void mail_gateway_stop(mail_gateway_t **self_p)
     free(self);
     *self_p = NULL;
 }
+
+void mail_gateway_stats(mail_gateway_t *self, smtp_server_stats_t *out)
+{
+    smtp_server_stats(self->server, out);
+}

@@ -44,6 +44,8 @@ typedef int(mail_in_tx_fn)(cs_db_t *db, void *ctx);
    and notify's letters, and the quarantine routes. NULL on error. */
 mail_gateway_t *mail_gateway_start(cs_service_t *svc);
 void mail_gateway_stop(mail_gateway_t **self_p);
+/* The listener's counters (for /metrics: intake's gauges.c). */
+void mail_gateway_stats(mail_gateway_t *self, smtp_server_stats_t *out);
 
 /* Parse, decide, record and commit one message on db (a connection of the
    caller's thread). in_tx may be NULL. Fills reply with the line an SMTP

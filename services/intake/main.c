@@ -19,6 +19,7 @@
 #include "cs_service.h"
 #include "cti.h"
 #include "desk.h"
+#include "gauges.h"
 #include "ledger.h"
 #include "mail_gateway.h"
 #include "registry.h"
@@ -57,6 +58,12 @@ static int s_init(cs_service_t *svc)
     return s_mail ? 0 : -1;
 }
 
+static void s_tick(cs_service_t *svc)
+{
+    (void)svc;
+    intake_gauges_tick(s_mail);
+}
+
 static void s_stop(cs_service_t *svc)
 {
     (void)svc;
@@ -85,6 +92,7 @@ int main(int argc, char **argv)
         .reads = NULL,
         .follows = follows,
         .init = s_init,
+        .tick = s_tick,
         .stop = s_stop,
     };
     return cs_service_run(&def, argc, argv);

@@ -22,6 +22,7 @@
 #include "cs_config.h"
 #include "cs_ids.h"
 #include "cs_service.h"
+#include "gauges.h"
 #include "monitor.h"
 
 extern const cs_migration_t sla_migrations[];
@@ -43,6 +44,7 @@ static int s_init(cs_service_t *svc)
 static void s_tick(cs_service_t *svc)
 {
     sla_monitor_tick(s_monitor, cs_service_db(svc), cs_now_ms());
+    sla_gauges_tick(cs_service_db(svc));
 }
 
 static void s_stop(cs_service_t *svc)

@@ -24,6 +24,7 @@
 #include "cs_ids.h"
 #include "cs_log.h"
 #include "cs_metrics.h"
+#include "gauges.h"
 #include "survey.h"
 
 extern const cs_migration_t survey_migrations[];
@@ -197,6 +198,7 @@ static int s_init(cs_service_t *svc)
 static void s_tick(cs_service_t *svc)
 {
     static int64_t next;
+    survey_gauges_tick(cs_service_db(svc), s_state.link_days);
     if (survey_sender_run(&s_state, cs_service_db(svc)) > 0)
         cs_service_kick(svc);
     int64_t now = cs_mono_ms();

@@ -542,7 +542,8 @@ class ComplaintTest(StackTestCase):
         self.step(case, "archive", self.BODIES["archive"])  # never answered
         status, stats = http("GET", f"{self.api}/v1/stats")
         self.assertEqual(stats["open"], open_before - 1)
-        wait_for(lambda: metric(self.api, "cs_complaint_open") == stats["open"], 10,
+        # the gauge is refreshed every 10 s (CS_GAUGE_EVERY_MS), by status: the sum is the total
+        wait_for(lambda: metric(self.api, "cs_complaint_open") == stats["open"], 25,
                  "cs_complaint_open follows")
 
     # ---- analysis ---------------------------------------------------------------------------
