@@ -1,6 +1,6 @@
 /*
  * clock — the SLA clock model (see clock.h): pure functions over one
- * sla_clock_t, shared by the event handlers, the once-a-second tick and the
+ * sla_clock_t, shared by the event handlers, the tick and the
  * API so that all three agree on what "80 %" and "breached" mean.
  */
 #include <stdio.h>

@@ -23,6 +23,10 @@
 #define SLA_BATCH 200 /* clocks signalled per transaction */
 #define SLA_BATCHES_PER_TICK 50
 #define SLA_GAUGE_EVERY_MS 10000
+/* The gauges count every clock (a scan of the table): after a change, no
+   sooner than this after the last count, so that a sub-second tick during
+   a flood of events does not scan the table several times a second. */
+#define SLA_GAUGE_AFTER_CHANGE_MS 2000
 /* Instants an event may carry: 2000-01-01 .. 2100-01-01. */
 #define SLA_MIN_EVENT_MS 946684800000LL
 #define SLA_MAX_EVENT_MS 4102444800000LL
@@ -1006,7 +1010,11 @@ int sla_monitor_tick(sla_monitor_t *self, cs_db_t *db, int64_t now_ms)
                 break;
         }
     }
-    if (signalled > 0 || self->clocks_changed || now_ms >= self->next_gauges_ms) {
+    if (signalled > 0)
+        self->clocks_changed = 1;
+    if (now_ms >= self->next_gauges_ms ||
+        (self->clocks_changed &&
+         now_ms >= self->next_gauges_ms - SLA_GAUGE_EVERY_MS + SLA_GAUGE_AFTER_CHANGE_MS)) {
         self->clocks_changed = 0;
         s_refresh_gauges(db);
         self->next_gauges_ms = now_ms + SLA_GAUGE_EVERY_MS;

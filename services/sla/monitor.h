@@ -1,8 +1,8 @@
 /*
  * monitor — sla-monitor's work on the bus: dispatch's ticket events arm,
  * fulfil, pause, resume, recompute, stop and re-arm ticket clocks;
- * complaint's events do the same for complaint clocks; the once-a-second
- * tick turns clocks whose warning share, deadline or escalation moment has
+ * complaint's events do the same for complaint clocks; the tick (every
+ * CS_SLA_TICK_MS, 200 ms by default) turns clocks whose warning share, deadline or escalation moment has
  * passed into sla.warning / sla.breached / sla.escalated.
  *
  * Ticket clocks (first_response, resolution), armed from received_at under
