@@ -29,8 +29,8 @@ struct cs_service {
     cs_curve_t *curve;
     void *state;
     atomic_int kick;
-    int kick_fd;    /* eventfd: a kick from any thread ends the loop's poll wait */
-    int relay_more; /* the relay stopped with rows left: poll without waiting */
+    int kick_fd;       /* eventfd: a kick from any thread ends the loop's poll wait */
+    int relay_more;    /* the relay stopped with rows left: poll without waiting */
     int64_t next_tick; /* def->tick_ms: the next tick's instant (monotonic ms) */
     int64_t max_ready_lag;
     pthread_mutex_t ready_lock;

@@ -85,17 +85,22 @@ static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *
    in by_id). 0 or -1. */
 static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json_t *by_id)
 {
+    /* a ticket's clocks by their derived ids (clock_store.h) */
+    char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    if (by_ticket_id)
+        sla_store_ticket_ids(ids, key);
+    const char *ids3[] = {ids[0], ids[1], ids[2]};
     PGresult *r =
         cs_db_exec(db,
                    by_ticket_id ? "SELECT e.clock_id, e.round, e.kind,"
                                   " ts_ms(e.at), e.percent, e.level, e.note"
-                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
-                                  " WHERE c.ticket_id = $1 ORDER BY e.id"
+                                  " FROM clock_events e WHERE e.clock_id IN ($1, $2, $3)"
+                                  " ORDER BY e.id"
                                 : "SELECT e.clock_id, e.round, e.kind,"
                                   " ts_ms(e.at), e.percent, e.level, e.note"
                                   " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
                                   " WHERE c.number = $1 ORDER BY e.id",
-                   1, (const char *[]){key});
+                   by_ticket_id ? 3 : 1, by_ticket_id ? ids3 : (const char *[]){key});
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -278,10 +283,21 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
         return;
     }
     int by_ticket_id = cs_is_uuid(id);
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE %s = $1 ORDER BY ticket_id, target",
-             SLA_STORE_COLUMNS, by_ticket_id ? "ticket_id" : "number");
-    PGresult *r = cs_db_exec(req->db, sql, 1, (const char *[]){id});
+    char sql[1024], ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    if (by_ticket_id) {
+        /* the ticket's clocks by their derived ids (clock_store.h) */
+        sla_store_ticket_ids(ids, id);
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE id IN ($1, $2, $3) ORDER BY ticket_id, target",
+                 SLA_STORE_COLUMNS);
+    } else {
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE number = $1 ORDER BY ticket_id, target",
+                 SLA_STORE_COLUMNS);
+    }
+    PGresult *r = by_ticket_id
+                      ? cs_db_exec(req->db, sql, 3, (const char *[]){ids[0], ids[1], ids[2]})
+                      : cs_db_exec(req->db, sql, 1, (const char *[]){id});
     if (!r) {
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;

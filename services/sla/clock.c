@@ -13,7 +13,7 @@
 #define SLA_MAX_TARGET_MINUTES 525600
 
 static const char *const s_targets[SLA_TARGET_COUNT] = {
-    "first_response", "resolution", "complaint_acceptance", "complaint_handling"};
+    "first_response", "resolution", "complaint_acceptance", "complaint_handling", "next_update"};
 static const char *const s_states[SLA_CLOCK_STATE_COUNT] = {"running", "paused", "met", "breached",
                                                             "stopped"};
 

@@ -34,10 +34,12 @@ typedef enum {
     SLA_TARGET_RESOLUTION,
     SLA_TARGET_COMPLAINT_ACCEPTANCE, /* … and a complaint's */
     SLA_TARGET_COMPLAINT_HANDLING,
+    SLA_TARGET_NEXT_UPDATE, /* a ticket's, armed at its first response */
     SLA_TARGET_COUNT
 } sla_target_t;
 
-/* The targets a ticket has: first response and resolution. */
+/* The targets a ticket is armed with when it arrives: first response and
+   resolution (its next-update clock comes with its first response). */
 #define SLA_TICKET_TARGETS 2
 #define SLA_ESCALATION_LEVELS_MAX 9
 

@@ -5,6 +5,7 @@
  * ms_ts() and ts_ms() (schema/001_init.sql), exact at the millisecond, the
  * precision of the bus.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,31 @@ int sla_store_text_ok(const char *s, size_t max)
         p += n;
     }
     return 1;
+}
+
+void sla_store_clock_id(char out[CS_UUID_LEN], const char *subject, sla_target_t target)
+{
+    /* As clock_uuid() in schema/005_lean_clocks.sql: the MD5 of
+       "<subject>/<target>" with the version 3 and RFC 4122 variant bits. */
+    char name[CS_UUID_LEN + 32];
+    int len = snprintf(name, sizeof(name), "%s/%s", subject, sla_target_name(target));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (len < 0 || !EVP_Digest(name, (size_t)len, md, &mdlen, EVP_md5(), NULL) || mdlen < 16) {
+        out[0] = 0; /* no id: the statements using it fail and the event is retried */
+        return;
+    }
+    md[6] = (unsigned char)((md[6] & 0x0F) | 0x30);
+    md[8] = (unsigned char)((md[8] & 0x3F) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[md[i] >> 4];
+        *o++ = hex[md[i] & 15];
+    }
+    *o = 0;
 }
 
 int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row)
@@ -151,33 +177,26 @@ int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row)
                        row->service_type,
                        row->tier,
                        row->channel};
-    return (int)cs_db_cmd(
-        db,
-        complaint ? "INSERT INTO clocks (id, ticket_id, number, target, priority,"
-                    " policy, round, state, target_minutes, target_ms,"
-                    " started_at, warn_at, deadline, warned, team, assignee,"
-                    " complaint_id, origin_ticket_id, policy_id, service_type, tier, channel)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-                    " ms_ts($11), ms_ts($12), ms_ts($13), $14, $15, $16, $17,"
-                    " $18, $19, $20, $21, $22) ON CONFLICT (complaint_id, target) DO NOTHING"
-                  : "INSERT INTO clocks (id, ticket_id, number, target, priority,"
-                    " policy, round, state, target_minutes, target_ms,"
-                    " started_at, warn_at, deadline, warned, team, assignee,"
-                    " complaint_id, origin_ticket_id, policy_id, service_type, tier, channel)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-                    " ms_ts($11), ms_ts($12), ms_ts($13), $14, $15, $16, $17,"
-                    " $18, $19, $20, $21, $22) ON CONFLICT (ticket_id, target) DO NOTHING",
-        22, p);
+    /* The id is derived from (subject, target): the primary key makes
+       arming idempotent. */
+    return (int)cs_db_cmd(db,
+                          "INSERT INTO clocks (id, ticket_id, number, target, priority,"
+                          " policy, round, state, target_minutes, target_ms,"
+                          " started_at, warn_at, deadline, warned, team, assignee,"
+                          " complaint_id, origin_ticket_id, policy_id, service_type, tier, channel)"
+                          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                          " ms_ts($11), ms_ts($12), ms_ts($13), $14, $15, $16, $17,"
+                          " $18, $19, $20, $21, $22) ON CONFLICT (id) DO NOTHING",
+                          22, p);
 }
 
-static int s_lock(cs_db_t *db, const char *key, const char *id, sla_target_t target,
-                  sla_clock_row_t *row)
+static int s_lock(cs_db_t *db, const char *subject, sla_target_t target, sla_clock_row_t *row)
 {
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE %s = $1 AND target = $2 FOR UPDATE",
-             SLA_STORE_COLUMNS, key);
-    const char *p[] = {id, sla_target_name(target)};
-    PGresult *r = cs_db_exec(db, sql, 2, p);
+    char sql[1024], id[CS_UUID_LEN];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE id = $1 FOR UPDATE", SLA_STORE_COLUMNS);
+    sla_store_clock_id(id, subject, target);
+    const char *p[] = {id};
+    PGresult *r = cs_db_exec(db, sql, 1, p);
     if (!r)
         return -1;
     int rc = PQntuples(r) == 0 ? 0 : sla_store_row_from(r, 0, row) == 0 ? 1 : -1;
@@ -187,13 +206,13 @@ static int s_lock(cs_db_t *db, const char *key, const char *id, sla_target_t tar
 
 int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row)
 {
-    return s_lock(db, "ticket_id", ticket_id, target, row);
+    return s_lock(db, ticket_id, target, row);
 }
 
 int sla_store_lock_complaint(cs_db_t *db, const char *complaint_id, sla_target_t target,
                              sla_clock_row_t *row)
 {
-    return s_lock(db, "complaint_id", complaint_id, target, row);
+    return s_lock(db, complaint_id, target, row);
 }
 
 int sla_store_save(cs_db_t *db, const sla_clock_row_t *row)
@@ -216,19 +235,29 @@ int sla_store_save(cs_db_t *db, const sla_clock_row_t *row)
                           " warned = $8, met_at = ms_ts($9), breached_at = ms_ts($10),"
                           " stopped_at = ms_ts($11), target_minutes = $12, target_ms = $13,"
                           " priority = $14, policy = $15, policy_id = $16,"
-                          " escalation_level = $17, escalate_at = ms_ts($18), updated_at = now()"
+                          " escalation_level = $17, escalate_at = ms_ts($18)"
                           " WHERE id = $1",
                           18, p);
     return n == 1 ? 0 : -1;
 }
 
+void sla_store_ticket_ids(char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN], const char *ticket_id)
+{
+    static const sla_target_t targets[SLA_TICKET_CLOCKS] = {
+        SLA_TARGET_FIRST_RESPONSE, SLA_TARGET_RESOLUTION, SLA_TARGET_NEXT_UPDATE};
+    for (int i = 0; i < SLA_TICKET_CLOCKS; i++)
+        sla_store_clock_id(ids[i], ticket_id, targets[i]);
+}
+
 int sla_store_set_owner(cs_db_t *db, const char *ticket_id, const char *team, const char *assignee)
 {
-    const char *p[] = {ticket_id, team, assignee};
+    char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    sla_store_ticket_ids(ids, ticket_id);
+    const char *p[] = {ids[0], ids[1], ids[2], team, assignee};
     int64_t n = cs_db_cmd(db,
-                          "UPDATE clocks SET team = $2, assignee = $3, updated_at = now()"
-                          " WHERE ticket_id = $1 AND (team <> $2 OR assignee <> $3)",
-                          3, p);
+                          "UPDATE clocks SET team = $4, assignee = $5"
+                          " WHERE id IN ($1, $2, $3) AND (team <> $4 OR assignee <> $5)",
+                          5, p);
     return n < 0 ? -1 : 0;
 }
 
@@ -258,7 +287,7 @@ int sla_store_history_ex(cs_db_t *db, const sla_clock_row_t *row, const char *ki
                        kind,
                        cs_db_i64(at, at_ms),
                        cs_db_i64(pct, percent),
-                       source_event_id && *source_event_id ? source_event_id : NULL,
+                       source_event_id && cs_is_uuid(source_event_id) ? source_event_id : NULL,
                        cs_db_i64(lv, level),
                        cs_db_i64(target, row->clock.target_ms),
                        note ? note : ""};
@@ -338,10 +367,12 @@ int sla_store_due(cs_db_t *db, sla_due_t which, int64_t now_ms, sla_clock_row_t 
 
 int sla_store_breached_count(cs_db_t *db, const char *ticket_id)
 {
+    char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    sla_store_ticket_ids(ids, ticket_id);
     PGresult *r = cs_db_exec(db,
-                             "SELECT count(*) FROM clocks WHERE ticket_id = $1"
+                             "SELECT count(*) FROM clocks WHERE id IN ($1, $2, $3)"
                              " AND state = 'breached'",
-                             1, (const char *[]){ticket_id});
+                             3, (const char *[]){ids[0], ids[1], ids[2]});
     if (!r)
         return -1;
     int n = (int)cs_db_get_i64(r, 0, 0);

@@ -52,7 +52,18 @@ extern const char *const SLA_STORE_COLUMNS;
    0, or -1 when the row holds a value the model does not know. */
 int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row);
 
-/* Insert a freshly armed clock unless (ticket_id, target) exists:
+/* The clocks a ticket can have: first response, resolution, next update. */
+#define SLA_TICKET_CLOCKS 3
+
+/* The id of subject's (a ticket's or a complaint's uuid) clock of target:
+   derived, as clock_uuid() in schema/005_lean_clocks.sql computes it, so
+   that the primary key finds a ticket's clocks and keeps arming idempotent. */
+void sla_store_clock_id(char out[CS_UUID_LEN], const char *subject, sla_target_t target);
+/* The ids of ticket_id's clocks (first response, resolution, next update). */
+void sla_store_ticket_ids(char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN], const char *ticket_id);
+
+/* Insert a freshly armed clock (row->id from sla_store_clock_id) unless it
+   exists:
    1 inserted, 0 already there, -1 database error. */
 int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row);
 /* The ticket's clock for target, locked for update: 1 found, 0 none, -1. */

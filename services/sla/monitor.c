@@ -392,7 +392,7 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
                      err);
             return 1; /* the event is unusable, not the database */
         }
-        cs_uuid(row.id);
+        sla_store_clock_id(row.id, t->ticket_id, (sla_target_t)target);
         memcpy(row.ticket_id, t->ticket_id, sizeof(row.ticket_id));
         memcpy(row.number, t->number, sizeof(row.number));
         memcpy(row.priority, t->priority, sizeof(row.priority));
@@ -745,7 +745,7 @@ static int s_complaint_arm(sla_monitor_t *self, cs_db_t *db, const s_complaint_t
         cs_error("sla: cannot arm %s of complaint %s: %s", sla_target_name(target), c->number, err);
         return 0;
     }
-    cs_uuid(row.id);
+    sla_store_clock_id(row.id, c->complaint_id, target);
     memcpy(row.complaint_id, c->complaint_id, sizeof(row.complaint_id));
     memcpy(row.ticket_id, c->ticket_id, sizeof(row.ticket_id));
     memcpy(row.number, c->number, sizeof(row.number));

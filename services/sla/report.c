@@ -163,7 +163,9 @@ static void s_fields(const s_summary_t *s, s_field_t f[SLA_REPORT_FIELDS])
          "complaint_acceptance_mean_ms", "complaint_acceptance_p90_ms"},
         {"complaint_handling_met", "complaint_handling_breaches",
          "complaint_handling_compliance_percent", "complaint_handling_count",
-         "complaint_handling_mean_ms", "complaint_handling_p90_ms"}};
+         "complaint_handling_mean_ms", "complaint_handling_p90_ms"},
+        {"next_update_met", "next_update_breaches", "next_update_compliance_percent",
+         "next_update_count", "next_update_mean_ms", "next_update_p90_ms"}};
     int k = 0;
     f[k++] = (s_field_t){"clocks", S_INT, s->clocks};
     f[k++] = (s_field_t){"open", S_INT, s->open};

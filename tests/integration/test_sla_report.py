@@ -192,9 +192,10 @@ AGENT_EQ = [4, 0, 2, 2, 0, 50.0, 2, 0, 100.0, 2, 900000, 1200000,
 AGENT_LI = [4, 0, 2, 0, 2, 100.0, 1, 0, 100.0, 1, 2700000, 2700000,
             1, 0, 100.0, 1, 21600000, 21600000]
 
-# A complaint's clocks (complaint_acceptance, complaint_handling) have their own columns;
-# the seeded set holds none: nothing met or breached, no share, no times.
-for target in ("complaint_acceptance", "complaint_handling"):
+# A complaint's clocks (complaint_acceptance, complaint_handling) and the next-update
+# clock have their own columns; the seeded set holds none: nothing met or breached, no
+# share, no times.
+for target in ("complaint_acceptance", "complaint_handling", "next_update"):
     FIELDS += [f"{target}_met", f"{target}_breaches", f"{target}_compliance_percent",
                f"{target}_count", f"{target}_mean_ms", f"{target}_p90_ms"]
     for figures in (FIELD_TEAM, LAB_TEAM, TOTAL, AGENT_EQ, AGENT_LI):
@@ -255,7 +256,8 @@ class SlaReportTest(unittest.TestCase):
         for (n, ticket, target, minutes, cal, prio, tier, team, agent, state, start, due,
              paused, met, breached, stopped, rnd, history) in SEED:
             tid = tickets.setdefault(ticket, str(uuid.uuid4()))
-            cid = str(uuid.uuid4())
+            # a clock's id is derived from its ticket and target (005_lean_clocks.sql)
+            cid = cls.pg.scalar(f"SELECT sla.clock_uuid('{tid}', '{target}')")
 
             def t(v):
                 return ts(v) if v else "NULL"
