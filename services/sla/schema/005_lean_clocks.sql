@@ -113,5 +113,9 @@ ALTER TABLE clock_events ALTER COLUMN source_event_id TYPE uuid USING
     (CASE WHEN source_event_id ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
           THEN source_event_id::uuid END);
 ALTER TABLE clock_events DROP CONSTRAINT clock_events_pkey;
+-- met, fulfilled_late: the working time the round had counted when it was
+-- fulfilled (clock.c: sla_clock_used_ms), which the report's per-round
+-- figures of the next-update clock read; NULL for every other step.
+ALTER TABLE clock_events ADD COLUMN used_ms bigint;
 ALTER TABLE clock_events ADD CONSTRAINT clock_events_clock_id_fkey
     FOREIGN KEY (clock_id) REFERENCES clocks (id);
