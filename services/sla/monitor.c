@@ -857,8 +857,11 @@ static int s_arm_run(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *ts, siz
             nrows++;
         }
     }
-    if (nrows > 0 && sla_store_arm_many(db, rows, nrows, sources, inserted) < 0)
+    int armed = nrows > 0 ? sla_store_arm_many(db, rows, nrows, sources, inserted) : 0;
+    if (armed < 0)
         goto out;
+    if (n > 1)
+        cs_info("sla: %zu arming events in one run: %d clocks armed", n, armed);
     for (size_t i = 0; i < n; i++) {
         const s_ticket_t *t = &ts[i];
         size_t end = i + 1 < n ? first[i + 1] : nrows;
