@@ -90,17 +90,26 @@ static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json
     if (by_ticket_id)
         sla_store_ticket_ids(ids, key);
     const char *ids3[] = {ids[0], ids[1], ids[2]};
+    /* A clock's steps are indexed by kind (005_lean_clocks.sql: the
+       signals, the escalations, the other steps each in a partial index),
+       so each part asks for its kinds. */
+    static const char *const parts[] = {
+        "kind IN ('armed', 'warning', 'breached', 'met', 'fulfilled_late', 'stopped')",
+        "kind = 'escalated'", "kind IN ('paused', 'resumed', 'changed')"};
+    char sql[1600];
+    size_t len = 0;
+    for (int k = 0; k < 3; k++)
+        len += (size_t)snprintf(
+            sql + len, sizeof(sql) - len,
+            "%s SELECT e.id, e.clock_id, e.round, e.kind, ts_ms(e.at) AS at,"
+            " e.percent, e.level, e.note FROM clock_events e%s AND e.%s",
+            k ? " UNION ALL" : "SELECT clock_id, round, kind, at, percent, level, note FROM (",
+            by_ticket_id ? " WHERE e.clock_id IN ($1, $2, $3)"
+                         : " JOIN clocks c ON c.id = e.clock_id WHERE c.number = $1",
+            parts[k]);
+    snprintf(sql + len, sizeof(sql) - len, ") steps ORDER BY id");
     PGresult *r =
-        cs_db_exec(db,
-                   by_ticket_id ? "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent, e.level, e.note"
-                                  " FROM clock_events e WHERE e.clock_id IN ($1, $2, $3)"
-                                  " ORDER BY e.id"
-                                : "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent, e.level, e.note"
-                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
-                                  " WHERE c.number = $1 ORDER BY e.id",
-                   by_ticket_id ? 3 : 1, by_ticket_id ? ids3 : (const char *[]){key});
+        cs_db_exec(db, sql, by_ticket_id ? 3 : 1, by_ticket_id ? ids3 : (const char *[]){key});
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
