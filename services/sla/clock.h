@@ -1,7 +1,7 @@
 /*
- * clock — one SLA clock: a commitment (first response, resolution) of one
- * ticket, or of one complaint (acceptance, handling), counted on a calendar
- * from a start instant to a deadline.
+ * clock — one SLA clock: a commitment (first response, resolution, next
+ * update) of one ticket, or of one complaint (acceptance, handling), counted
+ * on a calendar from a start instant to a deadline.
  *
  * Life of a clock:
  *
@@ -14,11 +14,12 @@
  * the warned flag once; passing the deadline makes the clock breached once;
  * a breached clock still open then climbs its escalation levels, one at each
  * delay after the deadline (CS_SLA_ESCALATE_AFTER_MIN), each once.
- * A reopened ticket re-arms its resolution clock: a new round with fresh
- * flags. A change of targets or of calendar recomputes a counting clock
- * from its round's start with its pauses replayed (sla_clock_recompute).
- * Everything here is pure arithmetic on the struct, so the service's SQL,
- * the preview and the tests agree on one definition.
+ * A reopened ticket re-arms its resolution clock, and each update to the
+ * customer its next-update clock: a new round with fresh flags. A change of
+ * targets or of calendar recomputes a counting clock from its round's start
+ * with its pauses replayed (sla_clock_recompute). Everything here is pure
+ * arithmetic on the struct, so the service's SQL, the preview and the tests
+ * agree on one definition.
  *
  * "Minutes" of a target are minute_ms long (60 000 in production; the
  * CS_SLA_MINUTE_SECONDS test/demo knob shortens them).

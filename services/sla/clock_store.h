@@ -1,6 +1,6 @@
 /*
  * clock_store — SLA clocks in PostgreSQL (schema/001_init.sql,
- * 004_policies.sql).
+ * 004_policies.sql, 005_lean_clocks.sql).
  *
  * Maps a clocks row to an sla_clock_t plus the ticket facts a ClockEvent
  * carries, and back; records each clock's history; emits sla.* events.

@@ -16,6 +16,7 @@
  * breach; CS_SLA_COMPLAINT_CLOCKS (default 1) — read the complaint stream
  * (0 where no complaint service runs, e.g. tests of sla alone);
  * CS_SLA_TICK_MS (default 200) — how often the tick looks for clocks due;
+ * CS_SLA_BULK_ARM (default 1) — arming events a run at a time (0: one by one);
  * CS_SLA_MINUTE_SECONDS (default 60) — the length of a commitment "minute",
  * a knob for tests and demos only, so a 2-hour target can pass in seconds.
  */
