@@ -8,8 +8,12 @@ through sla's real path — outbox, relay, PUB/SUB, consumer, handler — one ev
 two clocks per event:
 
 1. Arming: --clocks clocks (default 1 000 000, i.e. 500 000 tickets received over the last
-   30 minutes, warnings and deadlines an hour or more away), fed by 2 producer threads, 100 events per transaction. Clocks armed per
-   second, from the first commit of the feed to sla's checkpoint reaching the last event.
+   30 minutes, warnings and deadlines an hour or more away), fed by 2 producer threads, 100
+   events per transaction, cs-sla running ("live": feeder, relay, sla and PostgreSQL share
+   the machine). Clocks armed per second, from the first commit of the feed to sla's
+   checkpoint reaching the last event. Then "catch-up": cs-sla stopped, --catchup more
+   clocks fed, cs-sla started: clocks armed per second from its start to its checkpoint
+   reaching the last event (sla alone reading dispatch's replay).
 2. Memory per open clock: cs-sla's resident set (VmRSS) growth, and PostgreSQL bytes per
    clock — the clocks table with its indexes, and what arming also writes (the history's
    "armed" rows, the sla.armed events kept for replay).
@@ -24,7 +28,7 @@ two clocks per event:
 
 Figures only, no assertion on time; compare ratios within one run.
 
-    python3 bench/sla.py [--clocks N] [--burst F] [--probe L]
+    python3 bench/sla.py [--clocks N] [--catchup C] [--burst F] [--probe L]
 """
 import argparse
 import os
@@ -75,7 +79,7 @@ class Bench:
                         CS_DISPATCH_HTTP_PORT="22210", CS_DISPATCH_PUB_PORT="22211",
                         CS_DISPATCH_REPLAY_PORT="22212", CS_SLA_HTTP_PORT="22310",
                         CS_SLA_PUB_PORT="22311", CS_SLA_REPLAY_PORT="22312",
-                        CS_BUS_RETENTION_S="0")
+                        CS_SLA_COMPLAINT_CLOCKS="0", CS_BUS_RETENTION_S="0")
         self.feed = Service("feed", [FEED_BIN], self.env, os.path.join(self.var, "sla-feed.log"))
         self.feed.start()
         wait_for(lambda: http("GET", FEED + "/healthz")[0] == 200, 30, "feed up")
@@ -169,7 +173,7 @@ class Bench:
                     f" ({tickets / arm_s:,.0f} events/s)"))
 
         # 2. memory
-        time.sleep(2)  # a tick or two: the gauges' count over every clock included
+        time.sleep(3)  # a few ticks: the gauges' count over every clock included
         rss1, size1 = self.rss_bytes(), self.sizes()
         d = [s1 - s0 for s0, s1 in zip(size0, size1)]
         out.append(("cs-sla RSS", f"{rss0 / 2**20:.1f} MiB before, {rss1 / 2**20:.1f} MiB after"
@@ -182,6 +186,20 @@ class Bench:
         out.append(("  + history (clock_events 'armed')", f"{d[3] / clocks:.0f} bytes per clock"))
         out.append(("  + sla.armed events kept for replay", f"{d[4] / clocks:.0f} bytes per clock"))
         out.append(("PostgreSQL all of it", f"{sum(d[2:]) / clocks:.0f} bytes per clock"))
+
+        # 1b. arming, catch-up: sla down while a.catchup clocks are fed, then started
+        if a.catchup:
+            self.sla.stop()
+            before = int(self.pg.scalar("SELECT count(*) FROM sla.clocks"))
+            self.feed_tickets(a.catchup // 2, "C", received_at_ms=now_ms() - 1800000,
+                              spread_ms=1800000)
+            t0 = time.time()
+            self.start_sla()
+            t_end = self.wait_applied(3600)
+            n = int(self.pg.scalar("SELECT count(*) FROM sla.clocks")) - before
+            out.insert(2, ("clocks armed, catch-up (sla started after the feed)",
+                           f"{n:,} in {t_end - t0:.1f} s = {n / (t_end - t0):,.0f} clocks/s"
+                           f" ({n / 2 / (t_end - t0):,.0f} events/s)"))
 
         # 3. lateness, light load: a.probe warnings spread over 30 s from 5 s ahead
         first = now_ms() + 5000
@@ -226,6 +244,8 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clocks", type=int, default=1000000, help="clocks to arm (2 per ticket)")
+    ap.add_argument("--catchup", type=int, default=200000,
+                    help="clocks armed by a restarted sla (0: skip)")
     ap.add_argument("--burst", type=int, default=20000, help="warnings due at one instant")
     ap.add_argument("--probe", type=int, default=300, help="warnings spread over 30 s")
     args = ap.parse_args()
@@ -236,7 +256,8 @@ def main():
         rows = b.run()
     finally:
         b.stop()
-    print(f"\nbench/sla.py --clocks {args.clocks} --burst {args.burst} --probe {args.probe}"
+    print(f"\nbench/sla.py --clocks {args.clocks} --catchup {args.catchup} --burst {args.burst}"
+          f" --probe {args.probe}"
           f"  ({time.strftime('%Y-%m-%d %H:%M')}, durable)")
     width = max(len(r[0]) for r in rows)
     for k, v in rows:

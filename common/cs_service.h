@@ -6,7 +6,7 @@
  * binds the publisher (PUB + replay), connects to the services it reads,
  * starts the HTTP server with /healthz, /readyz and /metrics, then runs the
  * main loop: replay requests, incoming events, the relay, heartbeats, and
- * the service's own once-a-second tick. SIGTERM/SIGINT end the loop after
+ * the service's own tick (once a second, or every tick_ms). SIGTERM/SIGINT end the loop after
  * the unit of work in hand; the relay is flushed before exit.
  *
  * Threads: the main loop owns one database connection (events, relay,
@@ -29,7 +29,9 @@ typedef struct {
     const char *const *follows;       /* consumed too, but readiness never waits for them
                                          (cs_consumer_follow_only); NULL-ended */
     int (*init)(cs_service_t *svc);   /* register handlers and routes; 0 or -1 */
-    void (*tick)(cs_service_t *svc);  /* once a second on the main thread */
+    void (*tick)(cs_service_t *svc);  /* on the main thread: once a second, or … */
+    int tick_ms;                      /* … every tick_ms (10..1000) when not 0; the heartbeat,
+                                         the readiness check and retention stay once a second */
     void (*stop)(cs_service_t *svc);  /* before exit */
 } cs_service_def_t;
 

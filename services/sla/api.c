@@ -85,17 +85,31 @@ static json_t *s_clock_json(sla_api_t *api, cs_db_t *db, const sla_clock_row_t *
    in by_id). 0 or -1. */
 static int s_attach_history(cs_db_t *db, const char *key, int by_ticket_id, json_t *by_id)
 {
+    /* a ticket's clocks by their derived ids (clock_store.h) */
+    char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    if (by_ticket_id)
+        sla_store_ticket_ids(ids, key);
+    const char *ids3[] = {ids[0], ids[1], ids[2]};
+    /* A clock's steps are indexed by kind (005_lean_clocks.sql: the
+       signals, the escalations, the other steps each in a partial index),
+       so each part asks for its kinds. */
+    static const char *const parts[] = {
+        "kind IN ('armed', 'warning', 'breached', 'met', 'fulfilled_late', 'stopped')",
+        "kind = 'escalated'", "kind IN ('paused', 'resumed', 'changed')"};
+    char sql[1600];
+    size_t len = 0;
+    for (int k = 0; k < 3; k++)
+        len += (size_t)snprintf(
+            sql + len, sizeof(sql) - len,
+            "%s SELECT e.id, e.clock_id, e.round, e.kind, ts_ms(e.at) AS at,"
+            " e.percent, e.level, e.note FROM clock_events e%s AND e.%s",
+            k ? " UNION ALL" : "SELECT clock_id, round, kind, at, percent, level, note FROM (",
+            by_ticket_id ? " WHERE e.clock_id IN ($1, $2, $3)"
+                         : " JOIN clocks c ON c.id = e.clock_id WHERE c.number = $1",
+            parts[k]);
+    snprintf(sql + len, sizeof(sql) - len, ") steps ORDER BY id");
     PGresult *r =
-        cs_db_exec(db,
-                   by_ticket_id ? "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent, e.level, e.note"
-                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
-                                  " WHERE c.ticket_id = $1 ORDER BY e.id"
-                                : "SELECT e.clock_id, e.round, e.kind,"
-                                  " ts_ms(e.at), e.percent, e.level, e.note"
-                                  " FROM clock_events e JOIN clocks c ON c.id = e.clock_id"
-                                  " WHERE c.number = $1 ORDER BY e.id",
-                   1, (const char *[]){key});
+        cs_db_exec(db, sql, by_ticket_id ? 3 : 1, by_ticket_id ? ids3 : (const char *[]){key});
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -278,10 +292,21 @@ static void s_get_ticket(cs_http_req_t *req, cs_http_resp_t *resp)
         return;
     }
     int by_ticket_id = cs_is_uuid(id);
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM clocks WHERE %s = $1 ORDER BY ticket_id, target",
-             SLA_STORE_COLUMNS, by_ticket_id ? "ticket_id" : "number");
-    PGresult *r = cs_db_exec(req->db, sql, 1, (const char *[]){id});
+    char sql[1024], ids[SLA_TICKET_CLOCKS][CS_UUID_LEN];
+    if (by_ticket_id) {
+        /* the ticket's clocks by their derived ids (clock_store.h) */
+        sla_store_ticket_ids(ids, id);
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE id IN ($1, $2, $3) ORDER BY ticket_id, target",
+                 SLA_STORE_COLUMNS);
+    } else {
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM clocks WHERE number = $1 ORDER BY ticket_id, target",
+                 SLA_STORE_COLUMNS);
+    }
+    PGresult *r = by_ticket_id
+                      ? cs_db_exec(req->db, sql, 3, (const char *[]){ids[0], ids[1], ids[2]})
+                      : cs_db_exec(req->db, sql, 1, (const char *[]){id});
     if (!r) {
         cs_http_error(resp, 503, NULL, "database unavailable");
         return;

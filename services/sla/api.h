@@ -46,10 +46,12 @@
  *                                        warned/breached, facts, history
  *   GET /v1/sla/report?from=&to=&by=team|agent|service_type|priority|tier
  *                      [&format=json|csv][&tz=ZONE]
- *                                        compliance, time to first response
- *                                        and to resolution (mean, p90, in
- *                                        business time) and breaches per group
- *                                        of the clocks started in [from, to)
+ *                                        compliance, time to first response,
+ *                                        to resolution and to each update
+ *                                        (mean, p90, in business time) and
+ *                                        breaches per group of the clocks
+ *                                        started in [from, to); next_update
+ *                                        by rounds (report.c)
  */
 #ifndef SLA_API_H
 #define SLA_API_H

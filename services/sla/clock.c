@@ -1,6 +1,6 @@
 /*
  * clock — the SLA clock model (see clock.h): pure functions over one
- * sla_clock_t, shared by the event handlers, the once-a-second tick and the
+ * sla_clock_t, shared by the event handlers, the tick and the
  * API so that all three agree on what "80 %" and "breached" mean.
  */
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #define SLA_MAX_TARGET_MINUTES 525600
 
 static const char *const s_targets[SLA_TARGET_COUNT] = {
-    "first_response", "resolution", "complaint_acceptance", "complaint_handling"};
+    "first_response", "resolution", "complaint_acceptance", "complaint_handling", "next_update"};
 static const char *const s_states[SLA_CLOCK_STATE_COUNT] = {"running", "paused", "met", "breached",
                                                             "stopped"};
 

@@ -1,7 +1,7 @@
 /*
- * clock — one SLA clock: a commitment (first response, resolution) of one
- * ticket, or of one complaint (acceptance, handling), counted on a calendar
- * from a start instant to a deadline.
+ * clock — one SLA clock: a commitment (first response, resolution, next
+ * update) of one ticket, or of one complaint (acceptance, handling), counted
+ * on a calendar from a start instant to a deadline.
  *
  * Life of a clock:
  *
@@ -14,11 +14,12 @@
  * the warned flag once; passing the deadline makes the clock breached once;
  * a breached clock still open then climbs its escalation levels, one at each
  * delay after the deadline (CS_SLA_ESCALATE_AFTER_MIN), each once.
- * A reopened ticket re-arms its resolution clock: a new round with fresh
- * flags. A change of targets or of calendar recomputes a counting clock
- * from its round's start with its pauses replayed (sla_clock_recompute).
- * Everything here is pure arithmetic on the struct, so the service's SQL,
- * the preview and the tests agree on one definition.
+ * A reopened ticket re-arms its resolution clock, and each update to the
+ * customer its next-update clock: a new round with fresh flags. A change of
+ * targets or of calendar recomputes a counting clock from its round's start
+ * with its pauses replayed (sla_clock_recompute). Everything here is pure
+ * arithmetic on the struct, so the service's SQL, the preview and the tests
+ * agree on one definition.
  *
  * "Minutes" of a target are minute_ms long (60 000 in production; the
  * CS_SLA_MINUTE_SECONDS test/demo knob shortens them).
@@ -34,10 +35,12 @@ typedef enum {
     SLA_TARGET_RESOLUTION,
     SLA_TARGET_COMPLAINT_ACCEPTANCE, /* … and a complaint's */
     SLA_TARGET_COMPLAINT_HANDLING,
+    SLA_TARGET_NEXT_UPDATE, /* a ticket's, armed at its first response */
     SLA_TARGET_COUNT
 } sla_target_t;
 
-/* The targets a ticket has: first response and resolution. */
+/* The targets a ticket is armed with when it arrives: first response and
+   resolution (its next-update clock comes with its first response). */
 #define SLA_TICKET_TARGETS 2
 #define SLA_ESCALATION_LEVELS_MAX 9
 

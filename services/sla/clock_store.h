@@ -1,6 +1,6 @@
 /*
  * clock_store — SLA clocks in PostgreSQL (schema/001_init.sql,
- * 004_policies.sql).
+ * 004_policies.sql, 005_lean_clocks.sql).
  *
  * Maps a clocks row to an sla_clock_t plus the ticket facts a ClockEvent
  * carries, and back; records each clock's history; emits sla.* events.
@@ -52,9 +52,31 @@ extern const char *const SLA_STORE_COLUMNS;
    0, or -1 when the row holds a value the model does not know. */
 int sla_store_row_from(const PGresult *r, int i, sla_clock_row_t *row);
 
-/* Insert a freshly armed clock unless (ticket_id, target) exists:
+/* The clocks a ticket can have: first response, resolution, next update. */
+#define SLA_TICKET_CLOCKS 3
+
+/* The id of subject's (a ticket's or a complaint's uuid) clock of target:
+   derived, as clock_uuid() in schema/005_lean_clocks.sql computes it, so
+   that the primary key finds a ticket's clocks and keeps arming idempotent. */
+void sla_store_clock_id(char out[CS_UUID_LEN], const char *subject, sla_target_t target);
+/* The ids of ticket_id's clocks (first response, resolution, next update). */
+void sla_store_ticket_ids(char ids[SLA_TICKET_CLOCKS][CS_UUID_LEN], const char *ticket_id);
+
+/* Insert a freshly armed clock (row->id from sla_store_clock_id) unless it
+   exists:
    1 inserted, 0 already there, -1 database error. */
 int sla_store_arm(cs_db_t *db, const sla_clock_row_t *row);
+/* Arm rows[0..n) (fresh ticket clocks from sla_clock_arm_ms, ids from
+   sla_store_clock_id, all distinct) in one statement, each unless its id
+   exists, and record an "armed" history step for each one inserted
+   (sources[i]: the event that armed it) in a second: the same rows and
+   steps sla_store_arm() and sla_store_history() would write one by one.
+   inserted[i] says which went in. Returns how many, or -1. */
+int sla_store_arm_many(cs_db_t *db, const sla_clock_row_t *rows, size_t n,
+                       const char *const *sources, int *inserted);
+/* sla_store_set_owner() for n tickets (distinct) in one statement. 0 or -1. */
+int sla_store_set_owner_many(cs_db_t *db, const char *const *ticket_ids, const char *const *teams,
+                             const char *const *assignees, size_t n);
 /* The ticket's clock for target, locked for update: 1 found, 0 none, -1. */
 int sla_store_lock(cs_db_t *db, const char *ticket_id, sla_target_t target, sla_clock_row_t *row);
 /* The same for a complaint's clock. */
@@ -75,6 +97,11 @@ int sla_store_history(cs_db_t *db, const sla_clock_row_t *row, const char *kind,
 int sla_store_history_ex(cs_db_t *db, const sla_clock_row_t *row, const char *kind, int64_t at_ms,
                          uint32_t percent, const char *source_event_id, int level,
                          const char *note);
+/* The same for a fulfilment (met, fulfilled_late) with the working time
+   the round had counted (used_ms). */
+int sla_store_history_fulfilled(cs_db_t *db, const sla_clock_row_t *row, const char *kind,
+                                int64_t at_ms, uint32_t percent, const char *source_event_id,
+                                int64_t used_ms);
 /* The pause and resume instants of the row's current round, in order
    (what sla_clock_recompute replays): a malloc'd array (caller frees; NULL
    when there are none) and *n, or -1 on a database error. */

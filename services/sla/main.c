@@ -15,6 +15,8 @@
  * CS_SLA_ESCALATE_AFTER_MIN (default 0,60,240) — escalation levels after a
  * breach; CS_SLA_COMPLAINT_CLOCKS (default 1) — read the complaint stream
  * (0 where no complaint service runs, e.g. tests of sla alone);
+ * CS_SLA_TICK_MS (default 200) — how often the tick looks for clocks due;
+ * CS_SLA_BULK_ARM (default 1) — arming events a run at a time (0: one by one);
  * CS_SLA_MINUTE_SECONDS (default 60) — the length of a commitment "minute",
  * a knob for tests and demos only, so a 2-hour target can pass in seconds.
  */
@@ -63,12 +65,18 @@ int main(int argc, char **argv)
         return 2;
     if (!complaint_clocks)
         reads[1] = NULL;
+    /* Warnings and breaches go out within a tick of their moment: 200 ms by
+       default (the skeleton's tick is otherwise once a second). */
+    int64_t tick_ms;
+    if (cs_env_int("CS_SLA_TICK_MS", 200, 10, 1000, &tick_ms) < 0)
+        return 2;
     const cs_service_def_t def = {.name = "sla",
                                   .port_base = 7300,
                                   .migrations = sla_migrations,
                                   .reads = reads,
                                   .init = s_init,
                                   .tick = s_tick,
+                                  .tick_ms = (int)tick_ms,
                                   .stop = s_stop};
     return cs_service_run(&def, argc, argv);
 }

@@ -23,6 +23,10 @@
 #define SLA_BATCH 200 /* clocks signalled per transaction */
 #define SLA_BATCHES_PER_TICK 50
 #define SLA_GAUGE_EVERY_MS 10000
+/* The gauges count every clock (a scan of the table): after a change, no
+   sooner than this after the last count, so that a sub-second tick during
+   a flood of events does not scan the table several times a second. */
+#define SLA_GAUGE_AFTER_CHANGE_MS 2000
 /* Instants an event may carry: 2000-01-01 .. 2100-01-01. */
 #define SLA_MIN_EVENT_MS 946684800000LL
 #define SLA_MAX_EVENT_MS 4102444800000LL
@@ -36,6 +40,7 @@ typedef enum {
     SLA_ON_STOP,         /* closed, terminated */
     SLA_ON_REOPENED,     /* resolution clock re-armed */
     SLA_ON_RECLASSIFIED, /* priority or service type changed: deadlines recomputed */
+    SLA_ON_NOTED,        /* a note: to the customer, an update (next-update clock) */
     SLA_ON_COMPLAINT_OPENED,
     SLA_ON_COMPLAINT_ACCEPTED,
     SLA_ON_COMPLAINT_ASSIGNED,
@@ -65,6 +70,7 @@ static const struct {
     {"dispatch.ticket.terminated", SLA_ON_STOP},
     {"dispatch.ticket.reopened", SLA_ON_REOPENED},
     {"dispatch.ticket.reclassified", SLA_ON_RECLASSIFIED},
+    {"dispatch.ticket.noted", SLA_ON_NOTED},
     {"complaint.opened", SLA_ON_COMPLAINT_OPENED},
     {"complaint.accepted", SLA_ON_COMPLAINT_ACCEPTED},
     {"complaint.assigned", SLA_ON_COMPLAINT_ASSIGNED},
@@ -78,6 +84,10 @@ typedef struct {
     sla_action_t action;
 } s_binding_t;
 
+/* Every clock a ticket can have, in the model's order. */
+static const sla_target_t s_ticket_clocks[SLA_TICKET_CLOCKS] = {
+    SLA_TARGET_FIRST_RESPONSE, SLA_TARGET_RESOLUTION, SLA_TARGET_NEXT_UPDATE};
+
 struct sla_monitor {
     sla_calendars_t *calendars;           /* the bus thread's cache (calendar_store.h) */
     sla_policies_t *policies;             /* the bus thread's cache (policy_store.h) */
@@ -87,6 +97,7 @@ struct sla_monitor {
     sla_clock_row_t due[SLA_BATCH]; /* the tick's batch, reused */
     int64_t next_gauges_ms;
     int clocks_changed; /* by a handler since the gauges were refreshed */
+    int bulk_arm;       /* CS_SLA_BULK_ARM: arming events in runs (s_on_arm_events) */
 };
 
 /* The facts of one dispatch event that the clocks need, checked. */
@@ -100,7 +111,8 @@ typedef struct {
     char channel[SLA_FACT_TEXT_MAX + 1];
     char team[SLA_NAME_MAX + 1];
     char assignee[SLA_NAME_MAX + 1];
-    int by_person; /* the actor is an agent, not "system" or a service */
+    int by_person;   /* the actor is an agent, not "system" or a service */
+    int to_customer; /* .noted: the note goes to the customer */
     int enters_pending, leaves_pending;
     int64_t received_at_ms;
     int64_t at_ms;
@@ -171,8 +183,9 @@ int sla_escalation_parse(const char *text, int64_t minute_ms, sla_policy_t *poli
 
 sla_monitor_t *sla_monitor_new(cs_db_t *db)
 {
-    int64_t warn, minute_s;
+    int64_t warn, minute_s, bulk;
     if (cs_env_int("CS_SLA_WARN_PERCENT", 80, 1, 99, &warn) < 0 ||
+        cs_env_int("CS_SLA_BULK_ARM", 1, 0, 1, &bulk) < 0 ||
         cs_env_int("CS_SLA_MINUTE_SECONDS", 60, 1, 3600, &minute_s) < 0 ||
         sla_policy_defaults_load() < 0)
         return NULL;
@@ -199,6 +212,7 @@ sla_monitor_t *sla_monitor_new(cs_db_t *db)
     snprintf(self->calendar, sizeof(self->calendar), "%s", calendar);
     self->policy.minute_ms = minute_s * 1000;
     self->policy.warn_percent = (int)warn;
+    self->bulk_arm = (int)bulk;
     /* The default must resolve now: a typo found at the first ticket would
        arm every clock on the fallback. */
     const sla_calendar_t *resolved;
@@ -321,6 +335,7 @@ static int s_ticket_from(const Cs__Envelope *env, s_ticket_t *t)
     if (f->assignee && sla_store_text_ok(f->assignee, SLA_NAME_MAX))
         snprintf(t->assignee, sizeof(t->assignee), "%s", f->assignee);
     t->by_person = s_is_person(te->actor);
+    t->to_customer = te->to_customer != 0;
     const char *from = te->from_status ? te->from_status : "";
     const char *to = te->to_status ? te->to_status : "";
     t->enters_pending = strcmp(to, SLA_STATUS_PENDING) == 0;
@@ -388,7 +403,7 @@ static int s_ensure_clocks(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t
                      err);
             return 1; /* the event is unusable, not the database */
         }
-        cs_uuid(row.id);
+        sla_store_clock_id(row.id, t->ticket_id, (sla_target_t)target);
         memcpy(row.ticket_id, t->ticket_id, sizeof(row.ticket_id));
         memcpy(row.number, t->number, sizeof(row.number));
         memcpy(row.priority, t->priority, sizeof(row.priority));
@@ -428,11 +443,12 @@ static int s_fulfil_row(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, 
     if (sla_store_save(db, row) < 0 || s_policy_for(self, db, row->policy, &policy) < 0)
         return -1;
     uint32_t pct = sla_clock_percent(&row->clock, &policy, at_ms);
+    int64_t used = sla_clock_used_ms(&row->clock, &policy, at_ms);
     char labels[64];
     switch (outcome) {
     case SLA_FULFIL_MET:
         cs_info("sla: %s %s met at %u %%", row->number, sla_target_name(target), pct);
-        if (sla_store_history(db, row, "met", at_ms, pct, event_id) == 1 &&
+        if (sla_store_history_fulfilled(db, row, "met", at_ms, pct, event_id, used) == 1 &&
             sla_store_emit(db, row, "sla.met", at_ms, pct, 0, trace_id) < 0)
             return -1;
         return 0;
@@ -448,7 +464,9 @@ static int s_fulfil_row(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, 
     default:
         break;
     }
-    return sla_store_history(db, row, "fulfilled_late", at_ms, pct, event_id) < 0 ? -1 : 0;
+    return sla_store_history_fulfilled(db, row, "fulfilled_late", at_ms, pct, event_id, used) < 0
+               ? -1
+               : 0;
 }
 
 static int s_fulfil(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t, sla_target_t target)
@@ -477,10 +495,21 @@ static int s_stop_row(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, in
     return 0;
 }
 
+/* The ticket's clock of target, if counting, stops. */
+static int s_stop_target(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t, sla_target_t target)
+{
+    sla_clock_row_t row;
+    int rc = sla_store_lock(db, t->ticket_id, target, &row);
+    if (rc <= 0)
+        return rc;
+    return s_stop_row(self, db, &row, t->at_ms, t->event_id);
+}
+
 /* The ticket was closed or terminated: its counting clocks stop. */
 static int s_stop(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
 {
-    for (int target = 0; target < SLA_TICKET_TARGETS; target++) {
+    for (int k = 0; k < SLA_TICKET_CLOCKS; k++) {
+        sla_target_t target = s_ticket_clocks[k];
         sla_clock_row_t row;
         int rc = sla_store_lock(db, t->ticket_id, (sla_target_t)target, &row);
         if (rc < 0)
@@ -520,7 +549,8 @@ static int s_pause_row(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row, i
 
 static int s_pause_ticket(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t, int pause)
 {
-    for (int target = 0; target < SLA_TICKET_TARGETS; target++) {
+    for (int k = 0; k < SLA_TICKET_CLOCKS; k++) {
+        sla_target_t target = s_ticket_clocks[k];
         sla_clock_row_t row;
         int rc = sla_store_lock(db, t->ticket_id, (sla_target_t)target, &row);
         if (rc < 0)
@@ -567,6 +597,98 @@ static int s_reopen(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
     return 0;
 }
 
+/* Write row (armed just now, or re-armed as a new round) with its history
+   step and sla.armed; a ticket waiting for its customer (its resolution
+   clock paused) has the new round paused at once. */
+static int s_next_update_armed(sla_monitor_t *self, cs_db_t *db, sla_clock_row_t *row,
+                               const s_ticket_t *t, int fresh, int ticket_paused)
+{
+    int rc = fresh ? sla_store_arm(db, row) : sla_store_save(db, row);
+    if (rc < 0 || (fresh && rc == 0))
+        return rc < 0 ? -1 : 0;
+    if (sla_store_history(db, row, "armed", t->at_ms, 0, t->event_id) < 0 ||
+        sla_store_emit(db, row, "sla.armed", t->at_ms, 0, 0, t->trace_id) < 0)
+        return -1;
+    cs_info("sla: ticket %s next_update clock armed (round %d, %lld min on %s)", t->number,
+            row->clock.round, (long long)row->clock.target_minutes, row->policy);
+    if (ticket_paused && s_pause_row(self, db, row, 1, t->at_ms, t->event_id, t->trace_id) < 0)
+        return -1;
+    return 0;
+}
+
+/* An agent's update to the customer (a person's response, a note sent to
+   the customer): the next-update clock's current round is fulfilled (met
+   in time, or late) and a new round counts from the update; the first
+   response arms the clock. Only while the ticket is open (its resolution
+   clock has not stopped: a resolved or closed ticket owes no update), and
+   only under a policy with a next-update target. An update no later than
+   the current round's start is one already counted (a replay): nothing. */
+static int s_next_update(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
+{
+    sla_clock_row_t res;
+    int rc = sla_store_lock(db, t->ticket_id, SLA_TARGET_RESOLUTION, &res);
+    if (rc <= 0)
+        return rc;
+    if (res.clock.stopped_at_ms != 0)
+        return 0;
+    int ticket_paused = res.clock.state == SLA_CLOCK_PAUSED;
+    const char *facts[SLA_FACT_COUNT];
+    s_ticket_facts(t, facts);
+    sla_terms_t terms;
+    sla_policies_choose(self->policies, facts, &terms);
+    if (terms.minutes[SLA_TARGET_NEXT_UPDATE] <= 0)
+        return 0;
+    sla_policy_t counting;
+    int64_t target_ms;
+    rc = s_terms_for(self, db, &terms, SLA_TARGET_NEXT_UPDATE, t->number, &counting, &target_ms);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    sla_clock_row_t row;
+    rc = sla_store_lock(db, t->ticket_id, SLA_TARGET_NEXT_UPDATE, &row);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        memset(&row, 0, sizeof(row));
+        char err[128];
+        if (sla_clock_arm_ms(&row.clock, &counting, SLA_TARGET_NEXT_UPDATE, t->at_ms, target_ms,
+                             err, sizeof(err)) < 0) {
+            cs_error("sla: cannot arm next_update of ticket %s: %s", t->number, err);
+            return 0;
+        }
+        sla_store_clock_id(row.id, t->ticket_id, SLA_TARGET_NEXT_UPDATE);
+        memcpy(row.ticket_id, t->ticket_id, sizeof(row.ticket_id));
+        memcpy(row.number, t->number, sizeof(row.number));
+        memcpy(row.priority, t->priority, sizeof(row.priority));
+        snprintf(row.policy, sizeof(row.policy), "%s", sla_calendar_name(counting.calendar));
+        snprintf(row.policy_id, sizeof(row.policy_id), "%s", terms.id);
+        memcpy(row.team, res.team, sizeof(row.team));
+        memcpy(row.assignee, res.assignee, sizeof(row.assignee));
+        memcpy(row.service_type, res.service_type, sizeof(row.service_type));
+        memcpy(row.tier, res.tier, sizeof(row.tier));
+        memcpy(row.channel, res.channel, sizeof(row.channel));
+        return s_next_update_armed(self, db, &row, t, 1, ticket_paused);
+    }
+    if (row.clock.started_at_ms >= t->at_ms)
+        return 0;
+    if (s_fulfil_row(self, db, &row, t->at_ms, t->event_id, t->trace_id) < 0)
+        return -1;
+    sla_clock_t next = row.clock;
+    next.target_ms = target_ms;
+    next.target_minutes = (target_ms + counting.minute_ms - 1) / counting.minute_ms;
+    rc = sla_clock_rearm(&next, &counting, t->at_ms);
+    if (rc <= 0) {
+        if (rc < 0)
+            cs_warn("sla: ticket %s next_update clock cannot be re-armed at that moment",
+                    t->number);
+        return 0;
+    }
+    row.clock = next;
+    snprintf(row.policy, sizeof(row.policy), "%s", sla_calendar_name(counting.calendar));
+    snprintf(row.policy_id, sizeof(row.policy_id), "%s", terms.id);
+    memcpy(row.priority, t->priority, sizeof(row.priority));
+    return s_next_update_armed(self, db, &row, t, 0, ticket_paused);
+}
+
 /* New priority or service type: the policy is chosen again from the new
    facts, and every clock still counting is recomputed from its original
    start (recompute.h). */
@@ -579,12 +701,17 @@ static int s_reclassify(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
     char note[160];
     snprintf(note, sizeof(note), "reclassified %s -> %s (policy %s)",
              t->from_priority[0] ? t->from_priority : "?", t->priority, terms.id);
-    for (int target = 0; target < SLA_TICKET_TARGETS; target++) {
+    for (int k = 0; k < SLA_TICKET_CLOCKS; k++) {
+        sla_target_t target = s_ticket_clocks[k];
         sla_clock_row_t row;
         int rc = sla_store_lock(db, t->ticket_id, (sla_target_t)target, &row);
         if (rc < 0)
             return -1;
         if (rc == 0)
+            continue;
+        /* A policy without a next-update commitment leaves the round
+           running under the terms it was armed with. */
+        if (target == SLA_TARGET_NEXT_UPDATE && terms.minutes[SLA_TARGET_NEXT_UPDATE] <= 0)
             continue;
         sla_policy_t counting;
         int64_t target_ms;
@@ -603,35 +730,37 @@ static int s_reclassify(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t)
     return 0;
 }
 
-/* One handler for every dispatch.ticket.* event; ctx says what it means. */
-static int s_on_ticket_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
+/* Apply one ticket event t (what action says it means), the caches
+   fresh. 0 applied, 1 unusable, -1 database error. */
+static int s_ticket_apply(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *t_,
+                          sla_action_t action)
 {
-    const s_binding_t *b = ctx;
-    sla_monitor_t *self = b->monitor;
-    s_ticket_t t;
-    if (s_ticket_from(env, &t) < 0)
-        return 1;
-    /* A calendar or policy changed through the API counts from the next
-       event on: two cheap queries (calendar_store.h, policy_store.h). */
-    if (sla_calendars_refresh(self->calendars, db) < 0 ||
-        sla_policies_refresh(self->policies, db) < 0)
-        return -1;
+    const s_ticket_t t = *t_;
     int rc = s_ensure_clocks(self, db, &t);
     if (rc != 0)
         return rc;
     if (t.leaves_pending && s_pause_ticket(self, db, &t, 0) < 0)
         return -1;
-    switch (b->action) {
+    switch (action) {
     case SLA_ON_RESPONDED:
-        if (t.by_person)
+        if (t.by_person) {
             rc = s_fulfil(self, db, &t, SLA_TARGET_FIRST_RESPONSE);
-        else
+            if (rc == 0)
+                rc = s_next_update(self, db, &t);
+        } else {
             cs_info("sla: ticket %s: a response by a service is no first response", t.number);
+        }
+        break;
+    case SLA_ON_NOTED:
+        if (t.by_person && t.to_customer)
+            rc = s_next_update(self, db, &t);
         break;
     case SLA_ON_RESOLVED:
         rc = t.by_person ? s_fulfil(self, db, &t, SLA_TARGET_FIRST_RESPONSE) : 0;
         if (rc == 0)
             rc = s_fulfil(self, db, &t, SLA_TARGET_RESOLUTION);
+        if (rc == 0)
+            rc = s_stop_target(self, db, &t, SLA_TARGET_NEXT_UPDATE);
         break;
     case SLA_ON_STOP:
         rc = s_stop(self, db, &t);
@@ -651,6 +780,177 @@ static int s_on_ticket_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
         return -1;
     self->clocks_changed = 1;
     return 0;
+}
+
+/* One handler for every dispatch.ticket.* event; ctx says what it means. */
+static int s_on_ticket_event(cs_db_t *db, const Cs__Envelope *env, void *ctx)
+{
+    const s_binding_t *b = ctx;
+    sla_monitor_t *self = b->monitor;
+    s_ticket_t t;
+    if (s_ticket_from(env, &t) < 0)
+        return 1;
+    /* A calendar or policy changed through the API counts from the next
+       event on: two cheap queries (calendar_store.h, policy_store.h). */
+    if (sla_calendars_refresh(self->calendars, db) < 0 ||
+        sla_policies_refresh(self->policies, db) < 0)
+        return -1;
+    return s_ticket_apply(self, db, &t, b->action);
+}
+
+/* ---- arming in bulk ------------------------------------------------------------ */
+
+/* A run of arming events (accepted, assigned, …: SLA_ON_ARM) whose
+   tickets are all different and none of which moves its ticket into or
+   out of pending_customer: their clocks are armed in two statements
+   (sla_store_arm_many) and their owners kept current in a third — the
+   very rows, history steps and sla.armed events that s_ensure_clocks()
+   would write event after event, in the same order. */
+static int s_arm_run(sla_monitor_t *self, cs_db_t *db, const s_ticket_t *ts, size_t n,
+                     sla_clock_row_t *rows, const char **sources, int *inserted,
+                     const char **owners, const char **teams, const char **assignees)
+{
+    size_t nrows = 0, nowners = 0;
+    int *usable = calloc(n ? n : 1, sizeof(*usable));
+    size_t *first = calloc(n ? n : 1, sizeof(*first)); /* ts[i]'s rows: first[i] .. first[i+1] */
+    int rc = -1;
+    if (!usable || !first)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const s_ticket_t *t = &ts[i];
+        const char *facts[SLA_FACT_COUNT];
+        s_ticket_facts(t, facts);
+        sla_terms_t terms;
+        sla_policies_choose(self->policies, facts, &terms);
+        first[i] = nrows;
+        usable[i] = 1;
+        for (int target = 0; target < SLA_TICKET_TARGETS && usable[i]; target++) {
+            sla_clock_row_t *row = &rows[nrows];
+            memset(row, 0, sizeof(*row));
+            sla_policy_t policy;
+            int64_t target_ms;
+            int r =
+                s_terms_for(self, db, &terms, (sla_target_t)target, t->number, &policy, &target_ms);
+            if (r < 0)
+                goto out;
+            char err[128];
+            if (r > 0 || sla_clock_arm_ms(&row->clock, &policy, (sla_target_t)target,
+                                          t->received_at_ms, target_ms, err, sizeof(err)) < 0) {
+                if (r == 0)
+                    cs_error("sla: cannot arm %s of ticket %s: %s", sla_target_name(target),
+                             t->number, err);
+                usable[i] = 0; /* as s_ensure_clocks: the rows before stand, no owner update */
+                break;
+            }
+            sla_store_clock_id(row->id, t->ticket_id, (sla_target_t)target);
+            memcpy(row->ticket_id, t->ticket_id, sizeof(row->ticket_id));
+            memcpy(row->number, t->number, sizeof(row->number));
+            memcpy(row->priority, t->priority, sizeof(row->priority));
+            snprintf(row->policy, sizeof(row->policy), "%s", sla_calendar_name(policy.calendar));
+            snprintf(row->policy_id, sizeof(row->policy_id), "%s", terms.id);
+            memcpy(row->team, t->team, sizeof(row->team));
+            memcpy(row->assignee, t->assignee, sizeof(row->assignee));
+            snprintf(row->service_type, sizeof(row->service_type), "%s", t->service_type);
+            snprintf(row->tier, sizeof(row->tier), "%s", t->tier);
+            snprintf(row->channel, sizeof(row->channel), "%s", t->channel);
+            sources[nrows] = t->event_id;
+            nrows++;
+        }
+    }
+    int armed = nrows > 0 ? sla_store_arm_many(db, rows, nrows, sources, inserted) : 0;
+    if (armed < 0)
+        goto out;
+    if (n > 1)
+        cs_info("sla: %zu arming events in one run: %d clocks armed", n, armed);
+    for (size_t i = 0; i < n; i++) {
+        const s_ticket_t *t = &ts[i];
+        size_t end = i + 1 < n ? first[i + 1] : nrows;
+        int all_new = end - first[i] == SLA_TICKET_TARGETS;
+        for (size_t k = first[i]; k < end; k++) {
+            sla_clock_row_t *row = &rows[k];
+            if (!inserted[k]) {
+                all_new = 0;
+                continue;
+            }
+            if (sla_store_emit(db, row, "sla.armed", t->at_ms, 0, 0, t->trace_id) < 0)
+                goto out;
+            cs_info("sla: ticket %s %s clock armed (%s, policy %s, %lld min on %s)", t->number,
+                    sla_target_name(row->clock.target), t->priority, row->policy_id,
+                    (long long)row->clock.target_minutes, row->policy);
+        }
+        /* Clocks armed just now carry this event's owner already. */
+        if (usable[i] && t->team[0] && !all_new) {
+            owners[nowners] = t->ticket_id;
+            teams[nowners] = t->team;
+            assignees[nowners] = t->assignee;
+            nowners++;
+        }
+    }
+    if (sla_store_set_owner_many(db, owners, teams, assignees, nowners) < 0)
+        goto out;
+    self->clocks_changed = 1;
+    rc = 0;
+out:
+    free(usable);
+    free(first);
+    return rc;
+}
+
+/* The batch handler of the arming events (cs_consumer_on_batch): runs of
+   them go through s_arm_run; an event that pauses or resumes, or a second
+   event about a ticket already in the run, closes the run and is applied
+   on its own — so the outcome is exactly that of s_on_ticket_event() event
+   after event (tests/integration/test_sla_bulk.py compares both). */
+static int s_on_arm_events(cs_db_t *db, const Cs__Envelope *const *envs, size_t n, void *ctx)
+{
+    const s_binding_t *b = ctx;
+    sla_monitor_t *self = b->monitor;
+    if (sla_calendars_refresh(self->calendars, db) < 0 ||
+        sla_policies_refresh(self->policies, db) < 0)
+        return -1;
+    s_ticket_t *ts = calloc(n, sizeof(*ts));
+    sla_clock_row_t *rows = calloc(n * SLA_TICKET_TARGETS, sizeof(*rows));
+    const char **strs = calloc(n * (SLA_TICKET_TARGETS + 3), sizeof(*strs));
+    int *inserted = calloc(n * SLA_TICKET_TARGETS, sizeof(*inserted));
+    int rc = -1;
+    if (!ts || !rows || !strs || !inserted)
+        goto out;
+    const char **sources = strs, **owners = strs + n * SLA_TICKET_TARGETS;
+    const char **teams = owners + n, **assignees = teams + n;
+    size_t run = 0;
+    for (size_t i = 0; i <= n; i++) {
+        s_ticket_t *t = &ts[run];
+        int alone = 0, usable = 0;
+        if (i < n) {
+            usable = s_ticket_from(envs[i], t) == 0;
+            alone = usable && (t->enters_pending || t->leaves_pending);
+            for (size_t k = 0; usable && !alone && k < run; k++)
+                alone = strcmp(ts[k].ticket_id, t->ticket_id) == 0;
+        }
+        if ((i == n || alone) && run > 0) {
+            /* the run so far goes first; the event stays at ts[run] */
+            if (s_arm_run(self, db, ts, run, rows, sources, inserted, owners, teams, assignees) < 0)
+                goto out;
+            if (i < n)
+                ts[0] = *t;
+            run = 0;
+        }
+        if (i == n || !usable)
+            continue;
+        if (alone) {
+            if (s_ticket_apply(self, db, &ts[0], b->action) < 0)
+                goto out;
+            continue;
+        }
+        run++;
+    }
+    rc = 0;
+out:
+    free(ts);
+    free(rows);
+    free(strs);
+    free(inserted);
+    return rc;
 }
 
 /* ---- complaint clocks ---------------------------------------------------------- */
@@ -741,7 +1041,7 @@ static int s_complaint_arm(sla_monitor_t *self, cs_db_t *db, const s_complaint_t
         cs_error("sla: cannot arm %s of complaint %s: %s", sla_target_name(target), c->number, err);
         return 0;
     }
-    cs_uuid(row.id);
+    sla_store_clock_id(row.id, c->complaint_id, target);
     memcpy(row.complaint_id, c->complaint_id, sizeof(row.complaint_id));
     memcpy(row.ticket_id, c->ticket_id, sizeof(row.ticket_id));
     memcpy(row.number, c->number, sizeof(row.number));
@@ -874,9 +1174,13 @@ void sla_monitor_subscribe(sla_monitor_t *self, cs_consumer_t *consumer)
         self->bindings[a] = (s_binding_t){self, (sla_action_t)a};
     for (size_t i = 0; i < sizeof(s_subscriptions) / sizeof(s_subscriptions[0]); i++) {
         sla_action_t a = s_subscriptions[i].action;
-        cs_consumer_on(consumer, s_subscriptions[i].type,
-                       a >= SLA_ON_COMPLAINT_OPENED ? s_on_complaint_event : s_on_ticket_event,
-                       &self->bindings[a]);
+        if (a == SLA_ON_ARM && self->bulk_arm)
+            cs_consumer_on_batch(consumer, s_subscriptions[i].type, s_on_arm_events,
+                                 &self->bindings[a]);
+        else
+            cs_consumer_on(consumer, s_subscriptions[i].type,
+                           a >= SLA_ON_COMPLAINT_OPENED ? s_on_complaint_event : s_on_ticket_event,
+                           &self->bindings[a]);
     }
 }
 
@@ -1006,7 +1310,11 @@ int sla_monitor_tick(sla_monitor_t *self, cs_db_t *db, int64_t now_ms)
                 break;
         }
     }
-    if (signalled > 0 || self->clocks_changed || now_ms >= self->next_gauges_ms) {
+    if (signalled > 0)
+        self->clocks_changed = 1;
+    if (now_ms >= self->next_gauges_ms ||
+        (self->clocks_changed &&
+         now_ms >= self->next_gauges_ms - SLA_GAUGE_EVERY_MS + SLA_GAUGE_AFTER_CHANGE_MS)) {
         self->clocks_changed = 0;
         s_refresh_gauges(db);
         self->next_gauges_ms = now_ms + SLA_GAUGE_EVERY_MS;

@@ -1,12 +1,14 @@
 /*
  * monitor — sla-monitor's work on the bus: dispatch's ticket events arm,
  * fulfil, pause, resume, recompute, stop and re-arm ticket clocks;
- * complaint's events do the same for complaint clocks; the once-a-second
- * tick turns clocks whose warning share, deadline or escalation moment has
- * passed into sla.warning / sla.breached / sla.escalated.
+ * complaint's events do the same for complaint clocks; the tick (every
+ * CS_SLA_TICK_MS, 200 ms by default) turns clocks whose warning share,
+ * deadline or escalation moment has passed into sla.warning / sla.breached
+ * / sla.escalated.
  *
  * Ticket clocks (first_response, resolution), armed from received_at under
- * the policy the ticket's facts match (policy.h):
+ * the policy the ticket's facts match (policy.h), and next_update, armed by
+ * the first response:
  *   - a ticket entering pending_customer (any event whose to_status says
  *     so) pauses its counting clocks (sla.paused); leaving it (an agent's
  *     resume or answer, the customer's reply — from_status
@@ -17,7 +19,18 @@
  *   - dispatch.ticket.reclassified chooses the policy again from the new
  *     facts and recomputes every counting clock from its original start,
  *     pauses kept (recompute.h; sla.changed);
- *   - a reopened ticket re-arms its resolution clock as a new round.
+ *   - a reopened ticket re-arms its resolution clock as a new round;
+ *   - next_update (the policy's next-update minutes; none when 0): a
+ *     person's first response arms it; each later update to the customer
+ *     (a person's response, dispatch.ticket.noted with to_customer) fulfils
+ *     its round and starts a new one from the update, while the ticket is
+ *     open (its resolution clock not stopped); resolved, closed and
+ *     terminated stop it.
+ * The arming events (accepted, assigned, status_changed, customer_replied,
+ * transferred, escalated) go to a batch handler: a run of them arms its
+ * tickets' clocks in a few statements (clock_store.h: sla_store_arm_many)
+ * with exactly the outcome of the one-by-one handler, which CS_SLA_BULK_ARM=0
+ * selects instead.
  * Complaint clocks (complaint_acceptance, complaint_handling):
  *   complaint.opened arms acceptance from received_at (24 h by default),
  *   .accepted meets it; .assigned arms handling (the owner's handle_due
@@ -30,8 +43,9 @@
  * with its escalation_level — after a restart, every level whose moment
  * passed while the monitor was down goes out at once, once.
  *
- * Handlers are idempotent by (ticket_id, target): any dispatch event about
- * a ticket first makes sure its two clocks exist (armed from the facts the
+ * Handlers are idempotent by (ticket_id, target) — a clock's id is derived
+ * from them (clock_store.h): any dispatch event about a ticket first makes
+ * sure its first-response and resolution clocks exist (armed from the facts the
  * event carries), so a response seen before the acceptance is not lost —
  * the clocks are created then and the first-response clock is met at once;
  * the late acceptance finds them and changes nothing.

@@ -66,7 +66,7 @@ void sla_policy_builtin(sla_terms_t *out, const char *priority, const char *cale
     out->minutes[SLA_TARGET_RESOLUTION] = c.resolution_min;
     out->minutes[SLA_TARGET_COMPLAINT_ACCEPTANCE] = s_accept_min;
     out->minutes[SLA_TARGET_COMPLAINT_HANDLING] = s_handle_min;
-    out->next_update_minutes = s_next_update_min;
+    out->minutes[SLA_TARGET_NEXT_UPDATE] = s_next_update_min;
     out->complex = 0;
     out->complex_working_days = 7;
     snprintf(out->description, sizeof(out->description),

@@ -64,8 +64,9 @@ typedef struct {
     char match[SLA_FACT_COUNT][SLA_FACT_MAX + 1]; /* "*" = any */
     char calendar[SLA_CALENDAR_NAME_MAX];
     sla_unit_t unit;
-    int64_t minutes[SLA_TARGET_COUNT]; /* per clock target, 1..SLA_POLICY_MINUTES_MAX */
-    int64_t next_update_minutes;       /* 0: no next-update commitment */
+    /* per clock target, 1..SLA_POLICY_MINUTES_MAX; for SLA_TARGET_NEXT_UPDATE
+       0 means no next-update commitment */
+    int64_t minutes[SLA_TARGET_COUNT];
     int complex;
     int complex_working_days; /* 1..SLA_POLICY_DAYS_MAX */
     char description[SLA_POLICY_DESCRIPTION_MAX + 1];

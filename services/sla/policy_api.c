@@ -44,7 +44,6 @@ static json_t *s_terms_json(const sla_terms_t *t)
     json_object_set_new(o, "unit", json_string(sla_unit_name(t->unit)));
     for (int i = 0; i < SLA_TARGET_COUNT; i++)
         json_object_set_new(targets, sla_target_name((sla_target_t)i), json_integer(t->minutes[i]));
-    json_object_set_new(targets, S_NEXT_UPDATE, json_integer(t->next_update_minutes));
     json_object_set_new(o, "targets", targets);
     json_object_set_new(o, "complex", json_boolean(t->complex));
     json_object_set_new(o, "complex_working_days", json_integer(t->complex_working_days));
@@ -260,14 +259,12 @@ static int s_terms_from(sla_api_t *api, cs_http_resp_t *resp, const char *id, co
         char field[48];
         snprintf(field, sizeof(field), "targets.%s", name);
         if (!m && i >= SLA_TICKET_TARGETS)
-            continue; /* the complaint targets keep their defaults */
-        if (s_minutes(resp, field, m, 1, SLA_POLICY_MINUTES_MAX, &t->minutes[i]) < 0)
+            continue; /* the complaint and next-update targets keep their defaults */
+        /* next_update may be 0: no next-update commitment */
+        if (s_minutes(resp, field, m, i == SLA_TARGET_NEXT_UPDATE ? 0 : 1, SLA_POLICY_MINUTES_MAX,
+                      &t->minutes[i]) < 0)
             return -1;
     }
-    v = json_object_get(targets, S_NEXT_UPDATE);
-    if (v && s_minutes(resp, "targets." S_NEXT_UPDATE, v, 0, SLA_POLICY_MINUTES_MAX,
-                       &t->next_update_minutes) < 0)
-        return -1;
     v = json_object_get(body, "complex");
     if (v && !json_is_boolean(v)) {
         cs_http_error(resp, 400, "complex", "complex is true or false");

@@ -62,7 +62,7 @@ static void s_row(const PGresult *r, int i, sla_terms_t *t)
     t->unit =
         sla_unit_parse(cs_db_get(r, i, 6)) == SLA_UNIT_REAL ? SLA_UNIT_REAL : SLA_UNIT_BUSINESS;
     t->minutes[SLA_TARGET_FIRST_RESPONSE] = cs_db_get_i64(r, i, 7);
-    t->next_update_minutes = cs_db_get_i64(r, i, 8);
+    t->minutes[SLA_TARGET_NEXT_UPDATE] = cs_db_get_i64(r, i, 8);
     t->minutes[SLA_TARGET_RESOLUTION] = cs_db_get_i64(r, i, 9);
     t->minutes[SLA_TARGET_COMPLAINT_ACCEPTANCE] = cs_db_get_i64(r, i, 10);
     t->minutes[SLA_TARGET_COMPLAINT_HANDLING] = cs_db_get_i64(r, i, 11);
@@ -162,7 +162,7 @@ int sla_policies_write(cs_db_t *db, const sla_terms_t *t, char *other, size_t ot
         return -3;
     if (!exists && rows >= SLA_POLICIES_MAX)
         return -2;
-    char m[SLA_TARGET_COUNT][24], nu[24], days[24];
+    char m[SLA_TARGET_COUNT][24], days[24];
     for (int i = 0; i < SLA_TARGET_COUNT; i++)
         cs_db_i64(m[i], t->minutes[i]);
     const char *p[] = {t->id,
@@ -173,7 +173,7 @@ int sla_policies_write(cs_db_t *db, const sla_terms_t *t, char *other, size_t ot
                        t->calendar,
                        sla_unit_name(t->unit),
                        m[SLA_TARGET_FIRST_RESPONSE],
-                       cs_db_i64(nu, t->next_update_minutes),
+                       m[SLA_TARGET_NEXT_UPDATE],
                        m[SLA_TARGET_RESOLUTION],
                        m[SLA_TARGET_COMPLAINT_ACCEPTANCE],
                        m[SLA_TARGET_COMPLAINT_HANDLING],

@@ -43,7 +43,7 @@ static int64_t s_max(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
-/* What the once-a-second tick would have signalled up to and including
+/* What the tick would have signalled up to and including
    now_ms, each signal once: the warning at its instant, the breach at the
    deadline, then each escalation level. The tick learns of a schedule when
    the clock is armed or recomputed (known_since_ms): a warning and a

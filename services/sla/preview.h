@@ -7,7 +7,7 @@
  * clock.c that live clocks run (arm, pause, resume, fulfil, stop, re-arm,
  * due/mark), in the order the monitor would: before each event every
  * running clock is brought up to the event's moment (a warning at its warn
- * instant, a breach at its deadline, as the once-a-second tick would have
+ * instant, a breach at its deadline, as the tick would have
  * signalled them), then the event is applied.
  *
  * Events (each with its moment, in order, the first one "created"):

@@ -5,7 +5,14 @@
  *
  * Which clocks: those whose current round started in [from, to). A reopened
  * ticket's resolution clock counts by its latest round (the row holds it;
- * its earlier rounds stay in its history).
+ * its earlier rounds stay in its history). A next-update clock counts by
+ * its rounds (one per agent update to the customer): every round of it
+ * that started in the period, read from its history — a round met (the
+ * update came in time), breached (its deadline passed: the update came
+ * late or has not come), and for a round answered, the working time from
+ * its start to the update (recorded with the fulfilment). Its row adds to
+ * clocks, and to open while it counts; its stop at the resolution is its
+ * normal end, not a "stopped".
  *
  * Per group (and once more for all of them, "total"):
  *   clocks       the clocks of the group
@@ -163,7 +170,9 @@ static void s_fields(const s_summary_t *s, s_field_t f[SLA_REPORT_FIELDS])
          "complaint_acceptance_mean_ms", "complaint_acceptance_p90_ms"},
         {"complaint_handling_met", "complaint_handling_breaches",
          "complaint_handling_compliance_percent", "complaint_handling_count",
-         "complaint_handling_mean_ms", "complaint_handling_p90_ms"}};
+         "complaint_handling_mean_ms", "complaint_handling_p90_ms"},
+        {"next_update_met", "next_update_breaches", "next_update_compliance_percent",
+         "next_update_count", "next_update_mean_ms", "next_update_p90_ms"}};
     int k = 0;
     f[k++] = (s_field_t){"clocks", S_INT, s->clocks};
     f[k++] = (s_field_t){"open", S_INT, s->open};
@@ -398,6 +407,42 @@ static void s_flush_group(s_run_t *run)
     run->have_group = 0;
 }
 
+/* Count a next-update clock (its row in state, its rounds' outcomes as
+   "kind:used_ms" items, "-" for none) into its group and the total. */
+static int s_count_rounds(s_run_t *run, int state, const char *rounds)
+{
+    s_group_t *gs[] = {&run->group, &run->total};
+    const sla_target_t nu = SLA_TARGET_NEXT_UPDATE;
+    for (int k = 0; k < 2; k++) {
+        gs[k]->clocks++;
+        if (state == SLA_CLOCK_RUNNING || state == SLA_CLOCK_PAUSED)
+            gs[k]->open++;
+    }
+    for (const char *p = rounds; p && *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        size_t kind_len = (size_t)(colon - p);
+        char *end;
+        long long used = strtoll(colon + 1, &end, 10);
+        int has_time = end != colon + 1;
+        int met = kind_len == 3 && strncmp(p, "met", 3) == 0;
+        int breached = kind_len == 8 && strncmp(p, "breached", 8) == 0;
+        for (int k = 0; k < 2; k++) {
+            s_group_t *g = gs[k];
+            if (met)
+                g->met++, g->target_met[nu]++;
+            else if (breached)
+                g->breaches++, g->target_breaches[nu]++;
+            if (!breached && has_time && s_series_push(&g->times[nu], (int64_t)used) < 0)
+                return -1;
+        }
+        const char *comma = strchr(colon, ',');
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
 /* Count one clock row (the cursor's columns) into its group and the total.
    0, -1 on a database or memory error. */
 static int s_count(s_run_t *run, const PGresult *r, int i)
@@ -418,6 +463,8 @@ static int s_count(s_run_t *run, const PGresult *r, int i)
                      .deadline_ms = cs_db_get_i64(r, i, 4),
                      .paused_at_ms = cs_db_get_i64(r, i, 5),
                      .stopped_at_ms = cs_db_get_i64(r, i, 6)};
+    if (target == SLA_TARGET_NEXT_UPDATE)
+        return s_count_rounds(run, state, cs_db_get(r, i, 9));
     int fulfilled = state == SLA_CLOCK_MET || (state == SLA_CLOCK_BREACHED && c.stopped_at_ms &&
                                                strcmp(cs_db_get(r, i, 8), "t") == 0);
     int64_t used = 0;
@@ -449,14 +496,22 @@ static int s_count(s_run_t *run, const PGresult *r, int i)
    error, -2 when the period holds too many clocks. */
 static int s_read(s_run_t *run)
 {
-    char sql[900], from[24], to[24];
+    char sql[2000], from[24], to[24];
     /* The column comes from s_groupings (a fixed name, never request text). */
     snprintf(sql, sizeof(sql),
              "DECLARE sla_report NO SCROLL CURSOR FOR"
              " SELECT c.%s, c.target, c.state, c.target_ms, ts_ms(c.deadline),"
              " ts_ms(c.paused_at), ts_ms(c.stopped_at), c.policy,"
              " EXISTS (SELECT 1 FROM clock_events e WHERE e.clock_id = c.id"
-             "         AND e.round = c.round AND e.kind = 'fulfilled_late')"
+             "         AND e.round = c.round AND e.kind = 'fulfilled_late'),"
+             " CASE WHEN c.target = 'next_update' THEN"
+             "  (SELECT coalesce(string_agg(e.kind || ':' || coalesce(e.used_ms::text, '-'), ','"
+             "                              ORDER BY e.round, e.kind), '')"
+             "   FROM clock_events e WHERE e.clock_id = c.id"
+             "   AND e.kind IN ('met', 'breached', 'fulfilled_late')"
+             "   AND e.round >= (SELECT coalesce(min(a.round), c.round) FROM clock_events a"
+             "                   WHERE a.clock_id = c.id AND a.kind = 'armed'"
+             "                   AND a.at >= ms_ts($1))) END"
              " FROM clocks c WHERE c.started_at >= ms_ts($1) AND c.started_at < ms_ts($2)"
              " ORDER BY c.%s COLLATE \"C\"",
              run->params->column, run->params->column);

@@ -14,7 +14,8 @@
  *                "from_status","to_status","from_priority","from_service_type",
  *                "number_hex" (optional: raw bytes of the number, for
  *                              hostile-input tests),
- *                "no_facts" (optional: true sends a TicketEvent without facts)}
+ *                "no_facts" (optional: true sends a TicketEvent without facts),
+ *                "to_customer" (optional: true for a .noted sent to the customer)}
  *   → 200 {"emitted":1}
  *
  * Each call commits one dispatch.ticket.<type> event through the outbox,
@@ -92,6 +93,7 @@ static void s_emit(cs_http_req_t *req, cs_http_resp_t *resp)
     te.from_priority = (char *)s_str(body, "from_priority");
     te.from_service_type = (char *)s_str(body, "from_service_type");
     te.at_ms = json_integer_value(json_object_get(body, "at_ms"));
+    te.to_customer = json_is_true(json_object_get(body, "to_customer"));
     Cs__Envelope env = CS__ENVELOPE__INIT;
     env.body_case = CS__ENVELOPE__BODY_TICKET_EVENT;
     env.ticket_event = &te;

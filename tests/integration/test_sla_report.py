@@ -192,9 +192,10 @@ AGENT_EQ = [4, 0, 2, 2, 0, 50.0, 2, 0, 100.0, 2, 900000, 1200000,
 AGENT_LI = [4, 0, 2, 0, 2, 100.0, 1, 0, 100.0, 1, 2700000, 2700000,
             1, 0, 100.0, 1, 21600000, 21600000]
 
-# A complaint's clocks (complaint_acceptance, complaint_handling) have their own columns;
-# the seeded set holds none: nothing met or breached, no share, no times.
-for target in ("complaint_acceptance", "complaint_handling"):
+# A complaint's clocks (complaint_acceptance, complaint_handling) and the next-update
+# clock have their own columns; the seeded set holds none: nothing met or breached, no
+# share, no times.
+for target in ("complaint_acceptance", "complaint_handling", "next_update"):
     FIELDS += [f"{target}_met", f"{target}_breaches", f"{target}_compliance_percent",
                f"{target}_count", f"{target}_mean_ms", f"{target}_p90_ms"]
     for figures in (FIELD_TEAM, LAB_TEAM, TOTAL, AGENT_EQ, AGENT_LI):
@@ -255,7 +256,8 @@ class SlaReportTest(unittest.TestCase):
         for (n, ticket, target, minutes, cal, prio, tier, team, agent, state, start, due,
              paused, met, breached, stopped, rnd, history) in SEED:
             tid = tickets.setdefault(ticket, str(uuid.uuid4()))
-            cid = str(uuid.uuid4())
+            # a clock's id is derived from its ticket and target (005_lean_clocks.sql)
+            cid = cls.pg.scalar(f"SELECT sla.clock_uuid('{tid}', '{target}')")
 
             def t(v):
                 return ts(v) if v else "NULL"
@@ -444,7 +446,9 @@ class SlaReportTest(unittest.TestCase):
         # response arms both clocks and meets the first at once. First response: 60
         # business min, due 13:30 (30 before lunch, 30 after); met with 30 min used.
         # Resolution: 480 min, due Tue 04-08 11:30; long past, so the tick breaches it
-        # and it keeps counting: remaining is negative.
+        # and it keeps counting: remaining is negative. The response also arms the next
+        # update: 240 business min from Mon 13:00, all in that afternoon (13:00-17:30
+        # holds 270), so due Mon 17:00 (+08) = 09:00Z; never updated: breached too.
         tid = str(uuid.uuid4())
         number = "CS-R-" + tid[:8]
         received = 1743996600000  # 2025-04-07T03:30:00Z = 11:30 in Shanghai
@@ -479,18 +483,28 @@ class SlaReportTest(unittest.TestCase):
         self.assertLess(res["remaining_ms"], 0)
         self.assertEqual(res["remaining_ms"], res["target_ms"] - res["working_ms_used"])
         self.assertEqual([h["kind"] for h in res["history"]], ["armed", "breached"])
+        nu = wait_for(lambda: (lambda b: b if b and {x["target"]: x for x in b["clocks"]}
+                               .get("next_update", {}).get("state") == "breached" else None)(
+            http("GET", SLA + "/v1/sla/tickets/" + tid)[1]), 20, "next update breached")
+        nu = {x["target"]: x for x in nu["clocks"]}["next_update"]
+        self.assertEqual((nu["due_at"], nu["started_at"], nu["target_ms"]),
+                         ("2025-04-07T09:00:00.000Z", "2025-04-07T05:00:00.000Z", 240 * MIN))
+        self.assertEqual([h["kind"] for h in nu["history"]], ["armed", "breached"])
         # The events sla published carry the facts too (ClockEvent.service_type, .tier).
         n = self.pg.scalar(
             "SELECT count(*) FROM sla.outbox WHERE position(convert_to('safety_inspection',"
             " 'UTF8') IN envelope) > 0 AND position(convert_to("
             f"'{tid}', 'UTF8') IN envelope) > 0")
         self.assertGreaterEqual(int(n), 2)
-        # And the report by service type finds it: 1 met, 1 breach, 30 min to respond.
+        # And the report by service type finds it: 3 clocks, 1 met (the first response),
+        # 2 breaches (the resolution, the next update's one round), 30 min to respond.
         rep = self.report(**{"from": "2025-04-07", "to": "2025-04-08", "by": "service_type"})[1]
         self.assertEqual([g["group"] for g in rep["groups"]], ["safety_inspection"])
         g = rep["groups"][0]
         self.assertEqual([g[k] for k in ("clocks", "met", "breaches", "first_response_mean_ms",
-                                         "resolution_count")], [2, 1, 1, 30 * MIN, 0])
+                                         "resolution_count", "next_update_met",
+                                         "next_update_breaches", "next_update_count")],
+                         [3, 1, 2, 30 * MIN, 0, 0, 1, 0])
 
     def test_ticket_view_errors(self):
         self.assertEqual(http("GET", SLA + "/v1/sla/tickets/CS-NOPE-1")[0], 404)
