@@ -1006,6 +1006,7 @@ typedef struct {
     cs_event_fn *fn;        /* one event, or */
     cs_events_fn *batch_fn; /* a run of consecutive events of this type */
     void *ctx;
+    int next; /* the next handler of the same type (registration order), -1 */
 } handler_t;
 
 typedef struct {
@@ -1031,7 +1032,7 @@ typedef struct {
     uint64_t dead_letters;
 } peer_t;
 
-#define MAX_HANDLERS 64
+#define MAX_HANDLERS 128
 
 struct cs_consumer {
     cs_db_t *db;
@@ -1128,40 +1129,58 @@ fail:
     return -1;
 }
 
-void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx)
+/* A new handler for type, chained after those already registered for it:
+   two parts of a service may both want an event (intake's ledger and its
+   mail threading both read notification.sent), and each gets it, in
+   registration order, in the same transaction. */
+static handler_t *s_add_handler(cs_consumer_t *self, const char *type, void *ctx)
 {
     assert(self->nhandlers < MAX_HANDLERS);
-    handler_t *h = &self->handlers[self->nhandlers++];
+    int at = (int)self->nhandlers++;
+    handler_t *h = &self->handlers[at];
     snprintf(h->type, sizeof(h->type), "%s", type);
-    h->fn = fn;
     h->ctx = ctx;
+    h->next = -1;
+    for (int i = 0; i < at; i++)
+        if (strcmp(self->handlers[i].type, h->type) == 0 && self->handlers[i].next < 0) {
+            self->handlers[i].next = at;
+            break;
+        }
+    return h;
+}
+
+void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx)
+{
+    s_add_handler(self, type, ctx)->fn = fn;
 }
 
 void cs_consumer_on_batch(cs_consumer_t *self, const char *type, cs_events_fn *fn, void *ctx)
 {
-    assert(self->nhandlers < MAX_HANDLERS);
-    handler_t *h = &self->handlers[self->nhandlers++];
-    snprintf(h->type, sizeof(h->type), "%s", type);
-    h->batch_fn = fn;
-    h->ctx = ctx;
+    s_add_handler(self, type, ctx)->batch_fn = fn;
 }
 
-/* Run the handler on envs[0..n), all of its type: a batch handler takes them
-   at once, an event handler one after the other. -1 as soon as one fails. */
-static int s_call(const handler_t *h, cs_db_t *db, const Cs__Envelope *const *envs, size_t n)
+/* Run the handlers of the type on envs[0..n), all of that type, in
+   registration order: a batch handler takes them at once, an event handler
+   one after the other. -1 as soon as one fails. */
+static int s_call(const cs_consumer_t *self, const handler_t *h, cs_db_t *db,
+                  const Cs__Envelope *const *envs, size_t n)
 {
-    if (h->batch_fn) {
-        cs_log_set_trace(envs[0]->trace_id);
-        int rc = h->batch_fn(db, envs, n, h->ctx);
-        cs_log_set_trace("");
-        return rc < 0 ? -1 : 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        cs_log_set_trace(envs[i]->trace_id);
-        int rc = h->fn(db, envs[i], h->ctx);
-        cs_log_set_trace("");
-        if (rc < 0)
-            return -1;
+    for (; h; h = h->next >= 0 ? &self->handlers[h->next] : NULL) {
+        if (h->batch_fn) {
+            cs_log_set_trace(envs[0]->trace_id);
+            int rc = h->batch_fn(db, envs, n, h->ctx);
+            cs_log_set_trace("");
+            if (rc < 0)
+                return -1;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            cs_log_set_trace(envs[i]->trace_id);
+            int rc = h->fn(db, envs[i], h->ctx);
+            cs_log_set_trace("");
+            if (rc < 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -1268,7 +1287,7 @@ static int s_apply(cs_consumer_t *self, peer_t *p, const Cs__Envelope *env)
         }
         goto fail_quiet;
     }
-    int rc = s_call(h, self->db, &env, 1);
+    int rc = s_call(self, h, self->db, &env, 1);
     if (rc < 0) {
         cs_db_rollback(self->db);
         cs_warn("bus: %s seq %" PRIu64 " (%s) not applied; will retry", p->stream, env->sequence,
@@ -1451,7 +1470,7 @@ static int s_apply_batch(cs_consumer_t *self, peer_t *p, Cs__Envelope **envs, si
         size_t k = 1;
         while (i + k < n && strcmp(envs[i + k]->type, envs[i]->type) == 0)
             k++;
-        if (h && s_call(h, self->db, (const Cs__Envelope *const *)envs + i, k) < 0) {
+        if (h && s_call(self, h, self->db, (const Cs__Envelope *const *)envs + i, k) < 0) {
             cs_db_rollback(self->db);
             return -1;
         }

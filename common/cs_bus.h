@@ -112,6 +112,8 @@ int cs_consumer_add_peer(cs_consumer_t *self, const char *name, const char *pub_
    a reason, and its lag is not counted by cs_consumer_lag. For a service
    that must keep serving while the peer is down (intake follows dispatch). */
 void cs_consumer_follow_only(cs_consumer_t *self, const char *name);
+/* Handlers of an event type; several may be registered for one type (each
+   gets the event, in registration order, in the same transaction). */
 void cs_consumer_on(cs_consumer_t *self, const char *type, cs_event_fn *fn, void *ctx);
 void cs_consumer_on_batch(cs_consumer_t *self, const char *type, cs_events_fn *fn, void *ctx);
 /* Sockets to poll; the caller passes a readable one to cs_consumer_on_readable(). */
