@@ -1144,6 +1144,7 @@ static handler_t *s_add_handler(cs_consumer_t *self, const char *type, void *ctx
     for (int i = 0; i < at; i++)
         if (strcmp(self->handlers[i].type, h->type) == 0 && self->handlers[i].next < 0) {
             self->handlers[i].next = at;
+            cs_info("bus: %s has more than one handler; each gets it, in order", h->type);
             break;
         }
     return h;
