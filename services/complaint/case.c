@@ -5,6 +5,7 @@
  * process at once and the tests can walk every status × action pair.
  */
 #include "case.h"
+#include "cs_civil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,24 +328,6 @@ static int s_num(const char *s, int n)
     return v;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t s_days(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int s_month_days(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 int complaint_parse_time(const char *s, int64_t *ms)
 {
     size_t n = s ? strlen(s) : 0;
@@ -359,9 +342,9 @@ int complaint_parse_time(const char *s, int64_t *ms)
     if (n < 10 || s[4] != '-' || s[7] != '-')
         return -1;
     int y = s_num(s, 4), mo = s_num(s + 5, 2), d = s_num(s + 8, 2);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > s_month_days(y, mo))
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > cs_days_in_month(y, mo))
         return -1;
-    int64_t t = s_days(y, mo, d) * 86400000LL;
+    int64_t t = cs_days_from_civil(y, mo, d) * 86400000LL;
     const char *p = s + 10;
     if (*p == '\0') {
         *ms = t;

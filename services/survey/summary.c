@@ -2,6 +2,7 @@
  * summary.c - satisfaction figures from answer counts (see summary.h).
  */
 #include "summary.h"
+#include "cs_civil.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -77,24 +78,6 @@ static int s_all_digits(const char *s)
     return 1;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t s_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int s_days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* "HH:MM:SS[.fff…](Z|±HH:MM)" after the 'T'; adds to *ms. */
 static int s_parse_clock(const char *s, int64_t *ms)
 {
@@ -142,9 +125,9 @@ int survey_parse_time(const char *s, int64_t *ms)
     }
     int y = s_digits(s, 4), m = -1, d = -1;
     if (y < 1970 || s[4] != '-' || (m = s_digits(s + 5, 2)) < 1 || m > 12 || s[7] != '-' ||
-        (d = s_digits(s + 8, 2)) < 1 || d > s_days_in_month(y, m))
+        (d = s_digits(s + 8, 2)) < 1 || d > cs_days_in_month(y, m))
         return -1;
-    int64_t out = s_days_from_civil(y, m, d) * 86400000;
+    int64_t out = cs_days_from_civil(y, m, d) * 86400000;
     if (s[10] == 'T' && s_parse_clock(s + 11, &out) == 0) {
         *ms = out;
         return 0;
