@@ -585,6 +585,23 @@ static int s_round(imap_poll_t *self, s_conn_t *c)
             sprintf(set + strlen(set), "%s%lld", flagged++ ? "," : "", adv.uid);
     }
     free(u.uids);
+    if (rc == 0 && set && self->delete_after) {
+        /* A round cut short between flagging and expunging (a crash, a kill)
+           leaves messages we took flagged \Deleted, which UNDELETED no longer
+           finds: expunge those too — only the ones recorded as taken, never a
+           message someone else flagged. */
+        s_uids_t d = {0};
+        if (s_command(c, "UID SEARCH DELETED", s_on_search, &d) == 0 && d.n) {
+            char *more = realloc(set, strlen(set) + d.n * 21 + 1);
+            if (more) {
+                set = more;
+                for (size_t i = 0; i < d.n; i++)
+                    if (s_taken(self, adv.key, d.uids[i]) > 0)
+                        sprintf(set + strlen(set), "%s%lld", flagged++ ? "," : "", d.uids[i]);
+            }
+        }
+        free(d.uids);
+    }
     if (flagged && self->delete_after) {
         /* with UIDPLUS only what we flagged goes; else every \Deleted message */
         size_t n = strlen(set) + 16;
