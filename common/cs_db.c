@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 #include "cs_db.h"
 #include "cs_ids.h"
 #include "cs_log.h"
@@ -447,4 +449,19 @@ const char *cs_db_get(const PGresult *r, int row, int col)
     if (PQgetisnull(r, row, col))
         return "";
     return PQgetvalue(r, row, col);
+}
+
+void cs_db_wait_notify(cs_db_t *db, int ms)
+{
+    PGconn *conn = cs_db_conn(db);
+    struct pollfd pfd = {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN};
+    if (pfd.fd < 0) {
+        usleep((useconds_t)ms * 1000);
+        return;
+    }
+    if (poll(&pfd, 1, ms) > 0 && PQconsumeInput(conn)) {
+        PGnotify *n;
+        while ((n = PQnotifies(conn)))
+            PQfreemem(n);
+    }
 }

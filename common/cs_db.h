@@ -81,4 +81,9 @@ int64_t cs_db_get_i64(const PGresult *r, int row, int col);
 /* Value or "" when NULL. */
 const char *cs_db_get(const PGresult *r, int row, int col);
 
+/* Wait up to ms for a NOTIFY on db's connection (a session that LISTENs),
+   draining what arrived; a plain sleep when there is no connection. A
+   NOTIFY is a wake-up, never a delivery: callers poll their tables after. */
+void cs_db_wait_notify(cs_db_t *db, int ms);
+
 #endif

@@ -403,21 +403,6 @@ int delivery_on_bounce(cs_db_t *db, const Cs__Envelope *env)
 /* ---- the worker ---------------------------------------------------------------------- */
 
 /* Sleep until a NOTIFY arrives or ms pass, then drain the notifications. */
-static void s_wait(delivery_t *self, int ms)
-{
-    PGconn *conn = cs_db_conn(self->db);
-    struct pollfd pfd = {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN};
-    if (pfd.fd < 0) {
-        usleep((useconds_t)ms * 1000);
-        return;
-    }
-    if (poll(&pfd, 1, ms) > 0 && PQconsumeInput(conn)) {
-        PGnotify *n;
-        while ((n = PQnotifies(conn)))
-            PQfreemem(n);
-    }
-}
-
 static void *s_worker(void *arg)
 {
     delivery_t *self = arg;
@@ -438,7 +423,7 @@ static void *s_worker(void *arg)
             if ((n = delivery_next(self, self->db)) <= 0)
                 break;
         if (n <= 0)
-            s_wait(self, n < 0 ? 200 : 1000);
+            cs_db_wait_notify(self->db, n < 0 ? 200 : 1000);
     }
     return NULL;
 }

@@ -461,21 +461,6 @@ void webhook_metrics(cs_db_t *db)
     PQclear(r);
 }
 
-static void s_wait(webhook_t *self, int ms)
-{
-    PGconn *conn = cs_db_conn(self->db);
-    struct pollfd pfd = {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN};
-    if (pfd.fd < 0) {
-        usleep((useconds_t)ms * 1000);
-        return;
-    }
-    if (poll(&pfd, 1, ms) > 0 && PQconsumeInput(conn)) {
-        PGnotify *n;
-        while ((n = PQnotifies(conn)))
-            PQfreemem(n);
-    }
-}
-
 static void *s_worker(void *arg)
 {
     webhook_t *self = arg;
@@ -496,7 +481,7 @@ static void *s_worker(void *arg)
             if ((n = webhook_deliver_next(self, self->db)) <= 0)
                 break;
         if (n <= 0)
-            s_wait(self, n < 0 ? 200 : 1000);
+            cs_db_wait_notify(self->db, n < 0 ? 200 : 1000);
     }
     return NULL;
 }
